@@ -1,0 +1,47 @@
+"""sse-conformance: a conformance suite for Server-Sent Events streaming endpoints.
+
+The pytest plugin (``conformance.plugin``) is what most users run: ``pytest --target URL``.
+The pieces it is built from are public too::
+
+    EventStreamParser    bytes in, WHATWG events out (no I/O)
+    load_profile         a dialect: schemas, example request, terminator rule
+    capture              one recorded HTTP exchange -> Transcript
+    REGISTRY             requirement ID -> the rule that checks it
+
+Module layout, in the order data flows: _profile -> _transcript (uses _parser) ->
+_rules/_checks -> _suite -> plugin.
+"""
+
+from ._model import Ending, EndKind, Level, Requirement, Violation
+from ._parser import Event, EventStreamParser, LimitExceeded, Notice, Unterminated
+from ._profile import Profile, ProfileError, builtin_profiles, load_profile
+from ._rules import REGISTRY, Outcome, Verdict
+from ._transcript import Chunk, Limits, RequestSpec, Transcript, capture
+from . import _checks  # noqa: F401  (registers the checks)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Chunk",
+    "Ending",
+    "EndKind",
+    "Event",
+    "EventStreamParser",
+    "Level",
+    "LimitExceeded",
+    "Limits",
+    "Notice",
+    "Outcome",
+    "Profile",
+    "ProfileError",
+    "REGISTRY",
+    "RequestSpec",
+    "Requirement",
+    "Transcript",
+    "Unterminated",
+    "Verdict",
+    "Violation",
+    "builtin_profiles",
+    "capture",
+    "load_profile",
+]

@@ -1,0 +1,587 @@
+"""The checks of the canonical exchange, one class per requirement, in catalogue order.
+
+Each failure message says what was expected, what arrived, and where; near misses (a
+terminator that is almost right, NDJSON served as an event stream, events run together)
+are named, because they are what an engineer fixing the endpoint needs to hear.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+
+from jsonschema.exceptions import best_match
+
+from ._model import EndKind, Level, Requirement
+from ._rules import CUT_BY, VIOLATIONS_KEPT, Rule, rule
+from ._transcript import Chunk, Transcript
+
+MUST, SHOULD = Level.MUST, Level.SHOULD
+
+WHATWG = "https://html.spec.whatwg.org/multipage/server-sent-events.html"
+SSE_PARSING = "WHATWG HTML 9.2.6 Interpreting an event stream"
+SSE_PARSING_URL = f"{WHATWG}#event-stream-interpretation"
+SSE_FORMAT = "WHATWG HTML 9.2.5 Parsing an event stream"
+SSE_FORMAT_URL = f"{WHATWG}#parsing-an-event-stream"
+SSE_AUTHORING = "WHATWG HTML 9.2.7 Authoring notes"
+SSE_AUTHORING_URL = f"{WHATWG}#authoring-notes"
+SSE_PROCESSING = "WHATWG HTML 9.2.3 Processing model"
+SSE_PROCESSING_URL = f"{WHATWG}#sse-processing-model"
+RFC9111 = "https://www.rfc-editor.org/rfc/rfc9111#section-5.2.2"
+RFC9110_CODING = "https://www.rfc-editor.org/rfc/rfc9110#section-8.4"
+PROTOCOL = "protocol document, streaming response"
+SUITE = "sse-conformance limits"
+
+PREVIEW = 80
+
+
+def preview(text: str | bytes, limit: int = PREVIEW) -> str:
+    """A short, single-line rendering of untrusted text, for messages."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    shown = repr(text[:limit])
+    return shown + ("..." if len(text) > limit else "")
+
+
+def _media_params(value: str) -> dict[str, str]:
+    params = {}
+    for part in value.split(";")[1:]:
+        name, _, val = part.partition("=")
+        params[name.strip().lower()] = val.strip().strip('"')
+    return params
+
+
+# -- HTTP ------------------------------------------------------------------------------
+
+
+@rule
+class HttpStatus(Rule):
+    requirement = Requirement("HTTP-STATUS", MUST, "The response status is 200", SSE_PROCESSING, SSE_PROCESSING_URL)
+    needs_stream = False
+
+    def finish(self, t: Transcript) -> None:
+        if not t.responded:
+            self.fail(f"no response: {t.ending.detail}", expected="status 200", received="no response")
+        elif t.status != 200:
+            self.fail(
+                f"status {t.status} {t.reason}; the body starts {preview(t.head)}",
+                expected="200",
+                received=str(t.status),
+                offset=0,
+            )
+
+
+@rule
+class HttpContentType(Rule):
+    requirement = Requirement(
+        "HTTP-CONTENT-TYPE",
+        MUST,
+        "The media type is text/event-stream (case-insensitive, parameters allowed)",
+        SSE_PROCESSING,
+        SSE_PROCESSING_URL,
+    )
+    needs_stream = False
+
+    def finish(self, t: Transcript) -> None:
+        value = t.header("content-type")
+        if value is None:
+            self.fail("the response has no Content-Type header", expected="text/event-stream", received="(none)")
+        elif t.media_type != "text/event-stream":
+            self.fail(
+                f"Content-Type is {preview(value)}; the body starts {preview(t.head)}",
+                expected="text/event-stream",
+                received=value[:PREVIEW],
+                offset=0,
+            )
+
+
+@rule
+class HttpCharset(Rule):
+    requirement = Requirement(
+        "HTTP-CHARSET", SHOULD, "A charset parameter, if any, is utf-8", SSE_FORMAT, SSE_FORMAT_URL
+    )
+
+    def finish(self, t: Transcript) -> None:
+        charset = _media_params(t.header("content-type") or "").get("charset")
+        if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+            self.fail(
+                f"Content-Type names charset {preview(charset)}; an event stream is always UTF-8",
+                expected="charset=utf-8 or none",
+                received=charset[:PREVIEW],
+            )
+
+
+@rule
+class HttpCacheControl(Rule):
+    requirement = Requirement(
+        "HTTP-CACHE-CONTROL",
+        SHOULD,
+        "Cache-Control forbids caching (no-cache or no-store)",
+        SSE_AUTHORING,
+        SSE_AUTHORING_URL,
+    )
+
+    def finish(self, t: Transcript) -> None:
+        values = t.header_values("cache-control")
+        directives = {d.split("=", 1)[0].strip().lower() for v in values for d in v.split(",")}
+        if not directives & {"no-cache", "no-store"}:
+            received = ", ".join(values)[:PREVIEW] if values else "(none)"
+            self.fail(
+                "a cache or proxy may hold the stream back: Cache-Control has neither no-cache nor no-store",
+                expected="Cache-Control: no-cache",
+                received=received,
+            )
+
+
+@rule
+class HttpNoContentEncoding(Rule):
+    requirement = Requirement(
+        "HTTP-NO-CONTENT-ENCODING",
+        SHOULD,
+        "The stream is not compressed (no Content-Encoding)",
+        "RFC 9110 8.4 Content-Encoding; compressors buffer",
+        RFC9110_CODING,
+    )
+
+    def finish(self, t: Transcript) -> None:
+        codings = [c.strip() for v in t.header_values("content-encoding") for c in v.split(",")]
+        codings = [c for c in codings if c and c.lower() != "identity"]
+        if codings:
+            self.fail(
+                f"the stream is sent with Content-Encoding {preview(', '.join(codings))}; "
+                "compression buffers events and breaks incremental delivery through proxies",
+                expected="no Content-Encoding",
+                received=", ".join(codings)[:PREVIEW],
+            )
+
+
+# -- framing ---------------------------------------------------------------------------
+
+
+class _NoticeRule(Rule):
+    """Fails once per parser notice of one kind (the parser keeps the first few)."""
+
+    kind: str
+
+    def finish(self, t: Transcript) -> None:
+        for notice in t.notices:
+            if notice.kind == self.kind:
+                self.fail(self.describe(notice.line, notice.detail), offset=notice.offset, received=notice.line)
+        self.count = max(self.count, t.notice_counts.get(self.kind, 0))
+
+    def describe(self, line: str, detail: str) -> str:
+        raise NotImplementedError
+
+
+@rule
+class FrameUtf8(_NoticeRule):
+    requirement = Requirement("FRAME-UTF8", MUST, "The body is valid UTF-8", SSE_FORMAT, SSE_FORMAT_URL)
+    kind = "invalid-utf8"
+
+    def describe(self, line: str, detail: str) -> str:
+        return f"invalid UTF-8 (bytes {detail}); a client shows U+FFFD instead: {preview(line)}"
+
+
+@rule
+class FrameTerminated(Rule):
+    requirement = Requirement(
+        "FRAME-TERMINATED",
+        MUST,
+        "The last event is followed by a blank line (else clients discard it)",
+        SSE_PARSING,
+        SSE_PARSING_URL,
+    )
+
+    def finish(self, t: Transcript) -> None:
+        if t.ending.kind in CUT_BY:
+            self.block(CUT_BY[t.ending.kind], t.ending.detail)
+            return
+        u = t.unterminated
+        if u is None:
+            return
+        if u.data:
+            what = f"an event with data {preview(u.data)} was not followed by a blank line"
+        else:
+            what = f"a last line without a line ending, {preview(u.partial_line)}"
+        self.fail(
+            f"the stream ended inside an event: {what}, so clients discard it",
+            expected="a blank line after the last event",
+            received=preview(u.partial_line or u.data),
+            offset=u.offset,
+        )
+
+
+@rule
+class FrameKnownFields(_NoticeRule):
+    requirement = Requirement(
+        "FRAME-KNOWN-FIELDS",
+        SHOULD,
+        "Only the fields data, event, id and retry are used (clients drop others silently)",
+        SSE_PARSING,
+        SSE_PARSING_URL,
+    )
+    kind = "unknown-field"
+
+    def describe(self, line: str, detail: str) -> str:
+        if line[:1] in "{[":
+            return f"a line that looks like JSON without a 'data:' prefix (NDJSON served as SSE?): {preview(line)}"
+        if detail.lower() in ("data", "event", "id", "retry"):
+            return f"field {detail!r} is ignored: field names are case-sensitive ({detail.lower()!r})"
+        return f"unknown field {preview(detail)} is ignored by clients: {preview(line)}"
+
+
+@rule
+class FrameRetryDigits(_NoticeRule):
+    requirement = Requirement(
+        "FRAME-RETRY-DIGITS", SHOULD, "A retry field holds only ASCII digits", SSE_PARSING, SSE_PARSING_URL
+    )
+    kind = "bogus-retry"
+
+    def describe(self, line: str, detail: str) -> str:
+        return f"retry value {preview(detail)} is not all ASCII digits, so clients ignore it"
+
+
+@rule
+class FrameIdNoNul(_NoticeRule):
+    requirement = Requirement(
+        "FRAME-ID-NO-NUL", SHOULD, "An id field contains no NUL character", SSE_PARSING, SSE_PARSING_URL
+    )
+    kind = "id-nul"
+
+    def describe(self, line: str, detail: str) -> str:
+        return f"an id containing U+0000 is ignored by clients: {preview(line)}"
+
+
+# -- payload ---------------------------------------------------------------------------
+
+
+def _cut_blocker(rule_: Rule, t: Transcript) -> bool:
+    """Block a rule about the stream's end when the suite, not the server, cut it short."""
+    if t.terminators == 0 and t.ending.kind in CUT_BY:
+        rule_.block(CUT_BY[t.ending.kind], t.ending.detail)
+        return True
+    return False
+
+
+@rule
+class PayloadChunks(Rule):
+    requirement = Requirement(
+        "PAYLOAD-CHUNKS", MUST, "At least one data event arrives before the terminator", PROTOCOL
+    )
+
+    def start(self) -> None:
+        self.before_terminator = 0
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        if not chunk.terminator and not chunk.after_terminator:
+            self.before_terminator += 1
+
+    def finish(self, t: Transcript) -> None:
+        if self.before_terminator or _cut_blocker(self, t):
+            return
+        if t.body_bytes == 0:
+            found = "the body is empty"
+        elif t.events:
+            found = "the first event is the terminator"
+        else:
+            found = f"no event was dispatched; the body starts {preview(t.head)}"
+            json_lines = [n for n in t.notices if n.kind == "unknown-field" and n.line[:1] in "{["]
+            if json_lines:
+                found += "; its lines look like JSON without 'data:' (NDJSON served as SSE?)"
+        self.fail(found, expected="one or more data events", received=f"{t.data_events} data events", offset=0)
+
+
+@rule
+class PayloadJson(Rule):
+    requirement = Requirement(
+        "PAYLOAD-JSON", MUST, "Every data payload other than the terminator is JSON", PROTOCOL
+    )
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        if chunk.terminator or chunk.json_error is None:
+            return
+        data = chunk.event.data
+        hint = ""
+        lines = data.split("\n")
+        if len(lines) > 1 and all(_is_json(line) for line in lines if line):
+            hint = f"; it holds {len(lines)} JSON values on separate data lines: blank lines missing between events?"
+        elif data.lstrip().startswith("data:"):
+            hint = "; the payload itself starts with 'data:' (prefix written twice?)"
+        self.fail_at(
+            chunk,
+            f"event {chunk.event.index} is not JSON ({chunk.json_error}): {preview(data)}{hint}",
+            expected="a JSON value",
+            received=preview(data),
+        )
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+@rule
+class PayloadSchema(Rule):
+    requirement = Requirement(
+        "PAYLOAD-SCHEMA", MUST, "Every chunk matches the profile's chunk schema", "profile chunk schema"
+    )
+
+    def start(self) -> None:
+        self.validator = self.profile.chunk_validator
+        self.checked = 0
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        if chunk.terminator or chunk.json_error is not None:
+            return
+        self.checked += 1
+        if self.validator.is_valid(chunk.value):
+            return
+        if self.count >= VIOLATIONS_KEPT:  # past what is kept, count without computing the message
+            self.count += 1
+            return
+        error = best_match(self.validator.iter_errors(chunk.value))
+        self.fail_at(
+            chunk,
+            f"event {chunk.event.index} at {error.json_path}: {error.message}",
+            expected=f"{error.validator} {preview(json.dumps(error.validator_value), 60)}",
+            received=preview(json.dumps(error.instance), 60),
+        )
+
+    def finish(self, t: Transcript) -> None:
+        if not self.checked and not self.count:
+            self.not_applicable = "no JSON chunk arrived to validate"
+
+
+@rule
+class PayloadIdStable(Rule):
+    requirement = Requirement(
+        "PAYLOAD-ID-STABLE", SHOULD, "The chunk id is the same in every chunk of one response", PROTOCOL
+    )
+
+    def start(self) -> None:
+        self.first: tuple[object, int] | None = None
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        field_ = self.profile.id_field
+        if field_ is None or not isinstance(chunk.value, dict) or field_ not in chunk.value:
+            return
+        value = chunk.value[field_]
+        if self.first is None:
+            self.first = (value, chunk.event.index)
+        elif value != self.first[0]:
+            self.fail_at(
+                chunk,
+                f"{field_!r} changed from {preview(str(self.first[0]))} (event {self.first[1]}) "
+                f"to {preview(str(value))} in event {chunk.event.index}",
+                expected=str(self.first[0])[:PREVIEW],
+                received=str(value)[:PREVIEW],
+            )
+
+    def finish(self, t: Transcript) -> None:
+        if self.profile.id_field is None:
+            self.not_applicable = f"profile {self.profile.name} names no id property"
+        elif self.first is None and not self.count:
+            self.not_applicable = "no chunk carried an id"
+
+
+# -- termination -----------------------------------------------------------------------
+
+
+@rule
+class DonePresent(Rule):
+    requirement = Requirement("DONE-PRESENT", MUST, "The terminator event arrives", PROTOCOL)
+
+    def start(self) -> None:
+        self.near_miss: tuple[str, Chunk] | None = None
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        term = self.profile.terminator
+        if self.near_miss is not None or chunk.terminator or term is None:
+            return
+        data = chunk.event.data
+        if data.strip() == term:
+            self.near_miss = (f"event {chunk.event.index} is {data!r}: whitespace around {term}", chunk)
+        elif data == json.dumps(term):
+            self.near_miss = (f"event {chunk.event.index} is {data!r}: {term} as a quoted JSON string", chunk)
+        elif data.startswith("data:") and data[5:].strip() == term:
+            self.near_miss = (f"event {chunk.event.index} is {data!r}: the 'data:' prefix written twice", chunk)
+        elif data.endswith("\n" + term):
+            self.near_miss = (
+                f"event {chunk.event.index} ends with a {term} line: the blank line before it is missing",
+                chunk,
+            )
+
+    def finish(self, t: Transcript) -> None:
+        term = self.profile.terminator
+        if term is None:
+            self.not_applicable = f"profile {self.profile.name} has no terminator event"
+            return
+        if t.terminators or _cut_blocker(self, t):
+            return
+        expected = f"an event with data {term!r}"
+        if self.near_miss is not None:
+            message, chunk = self.near_miss
+            self.fail_at(chunk, f"no exact terminator; near miss: {message}", expected=expected)
+            return
+        for notice in t.notices:
+            if notice.kind == "unknown-field" and notice.line.strip() == term:
+                self.fail(
+                    f"no terminator; a line {notice.line!r} has no 'data:' prefix",
+                    expected=expected,
+                    received=notice.line,
+                    offset=notice.offset,
+                )
+                return
+        u = t.unterminated
+        if u is not None and term in (u.data + u.partial_line):
+            self.fail(
+                f"the terminator was sent but never dispatched: no blank line after it before the end "
+                f"({preview(u.partial_line or u.data)})",
+                expected=expected,
+                offset=u.offset,
+            )
+            return
+        last = t.last_event
+        self.fail(
+            f"the stream ended ({t.ending.detail}) "
+            f"{f'after event {last.index}' if last else 'before any event'} without {term!r}",
+            expected=expected,
+            received=f"{t.events} events, none of them the terminator",
+            offset=last.offset if last else 0,
+            end=t.body_bytes,
+            event=last.index if last else None,
+        )
+
+
+@rule
+class DoneOnce(Rule):
+    requirement = Requirement("DONE-ONCE", MUST, "The terminator arrives exactly once", PROTOCOL)
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        if chunk.terminator and chunk.after_terminator:
+            self.fail_at(chunk, f"event {chunk.event.index} is a second terminator", expected="one terminator")
+
+
+@rule
+class DoneLast(Rule):
+    requirement = Requirement("DONE-LAST", MUST, "No event follows the terminator", PROTOCOL)
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        if chunk.after_terminator and not chunk.terminator:
+            self.fail_at(
+                chunk,
+                f"event {chunk.event.index} arrived after the terminator: {preview(chunk.event.data)}",
+                expected="nothing after the terminator",
+                received=preview(chunk.event.data),
+            )
+
+
+@rule
+class DoneClose(Rule):
+    requirement = Requirement(
+        "DONE-CLOSE", MUST, "The server ends the response soon after the terminator", PROTOCOL
+    )
+
+    def finish(self, t: Transcript) -> None:
+        if t.terminator_at is None:
+            self.not_applicable = "no terminator arrived"
+        elif t.ending.kind is EndKind.GRACE_EXPIRED:
+            self.fail(
+                f"the terminator arrived at {t.terminator_at:.3f} s and the response was still open "
+                f"{self.limits.done_grace:g} s later (--sse-done-grace)",
+                expected=f"the response ends within {self.limits.done_grace:g} s",
+                received="still open",
+                time=t.ending.time,
+            )
+
+
+# -- delivery --------------------------------------------------------------------------
+
+
+class _EndingRule(Rule):
+    """Fails when the exchange ended one particular way."""
+
+    kind: EndKind
+
+    def finish(self, t: Transcript) -> None:
+        if t.ending.kind is self.kind:
+            self.fail(t.ending.detail, offset=t.ending.offset, time=t.ending.time)
+
+
+@rule
+class DeliveryIdle(_EndingRule):
+    requirement = Requirement(
+        "DELIVERY-IDLE", MUST, "No silence longer than --sse-timeout while the stream is open", PROTOCOL
+    )
+    kind = EndKind.IDLE_TIMEOUT
+
+
+@rule
+class DeliveryDuration(_EndingRule):
+    requirement = Requirement(
+        "DELIVERY-DURATION", MUST, "The whole stream completes within --sse-stream-timeout", PROTOCOL
+    )
+    kind = EndKind.STREAM_TIMEOUT
+
+
+@rule
+class DeliveryLimits(_EndingRule):
+    requirement = Requirement(
+        "DELIVERY-LIMITS",
+        MUST,
+        "No line, event or body exceeds the suite's limits (--sse-max-line, --sse-max-event, --sse-max-body)",
+        SUITE,
+    )
+    kind = EndKind.LIMIT
+
+
+# Tolerances of DELIVERY-INCREMENTAL, named so the rule can be read and argued with.
+BUFFERED_MIN_SPAN = 1.0  # s: shorter exchanges are too quick to tell buffering from speed
+BUFFERED_MIN_CHUNKS = 3  # fewer chunks cannot show a spread
+BUFFERED_SHARE = 0.9  # this share of chunks ...
+BUFFERED_WINDOW_MIN = 0.1  # s: ... inside the final max(0.1 s, 5% of the span) means buffered
+BUFFERED_WINDOW_SHARE = 0.05
+
+
+@rule
+class DeliveryIncremental(Rule):
+    """The stream is delivered while it is generated, not buffered until the end.
+
+    Rule: let *span* be the time from sending the request to the arrival of the last data
+    event. If the span is at least 1 s, there are at least 3 data events, and at least 90%
+    of them arrived within the final max(0.1 s, 5% of the span), the stream was buffered.
+    Tolerance: a fast endpoint (span under 1 s) always passes; so does one that delivers a
+    tenth of its chunks earlier. An endpoint silent for a second that then sends its whole
+    answer within 0.1 s fails, and to its user it looks exactly like buffering.
+    """
+
+    requirement = Requirement(
+        "DELIVERY-INCREMENTAL",
+        MUST,
+        "Events are delivered as they are generated, not buffered until the end",
+        PROTOCOL,
+    )
+
+    def finish(self, t: Transcript) -> None:
+        times: array = t.arrivals
+        if t.data_events < BUFFERED_MIN_CHUNKS or t.last_data_at is None or t.first_data_at is None:
+            self.not_applicable = f"{t.data_events} data events: too few to judge"
+            return
+        span = t.last_data_at
+        if span < BUFFERED_MIN_SPAN:
+            return
+        window = max(BUFFERED_WINDOW_MIN, BUFFERED_WINDOW_SHARE * span)
+        # The sample is every stride-th arrival, so shares computed on it stand for the whole.
+        late = sum(1 for x in times if x >= span - window)
+        share = late / len(times) if times else 1.0
+        if share >= BUFFERED_SHARE:
+            self.fail(
+                f"{share:.0%} of {t.data_events} data events arrived in the last {window:.2f} s of a "
+                f"{span:.2f} s exchange (first at {t.first_data_at:.2f} s): the stream was buffered, not streamed",
+                expected=f"under {BUFFERED_SHARE:.0%} of events in the final {window:.2f} s",
+                received=f"{share:.0%}",
+                time=t.first_data_at,
+            )

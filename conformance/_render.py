@@ -1,0 +1,61 @@
+"""Text renderings of untrusted bytes and of verdicts, shared by the terminal and the reports."""
+
+from __future__ import annotations
+
+from ._rules import Outcome, Verdict
+
+__all__ = ["visible", "render_verdict"]
+
+# Control characters made visible, so a reader sees the framing bytes themselves.
+_SYMBOLS = {0x0D: "␍", 0x0A: "␊", 0x00: "␀", 0x09: "␉", 0x7F: "␡", 0xFEFF: "⟨BOM⟩"}
+_TABLE = {c: chr(0x2400 + c) for c in range(0x20)} | _SYMBOLS
+
+
+def _line(data: bytes) -> str:
+    out = []
+    while data:
+        try:
+            out.append(data.decode("utf-8").translate(_TABLE))
+            break
+        except UnicodeDecodeError as exc:
+            out.append(data[: exc.start].decode("utf-8").translate(_TABLE))
+            out.append("".join(f"⟨{b:02x}⟩" for b in data[exc.start : exc.end]))
+            data = data[exc.end :]
+    return "".join(out)
+
+
+def visible(data: bytes, start: int | None = None) -> str:
+    """Render raw bytes as text: CR, LF, NUL, BOM and other controls as symbols, invalid
+    UTF-8 as ⟨hex⟩. With ``start``, one row per line, prefixed with its byte offset."""
+    if start is None:
+        return _line(data)
+    rows = []
+    for raw in data.splitlines(keepends=True):
+        rows.append(f"{start:>8}  {_line(raw)}")
+        start += len(raw)
+    return "\n".join(rows)
+
+
+def render_verdict(v: Verdict) -> str:
+    """The failure text of one requirement: what, expected, received, where, the bytes."""
+    req = v.requirement
+    lines = [f"{req.id} [{req.level.value}] {req.title}", f"  source: {req.source}" + (f" <{req.url}>" if req.url else "")]
+    if v.outcome is not Outcome.FAILED:
+        lines.append(f"  {v.reason}")
+        return "\n".join(lines)
+    for n, viol in enumerate(v.violations, 1):
+        lines.append(f"  {n}. {viol.message}")
+        if viol.expected:
+            lines.append(f"     expected: {viol.expected}")
+        if viol.received:
+            lines.append(f"     received: {viol.received}")
+        where = viol.where()
+        if where:
+            lines.append(f"     where:    {where}")
+        if viol.excerpt:
+            lines.append("     bytes:")
+            lines.extend("     " + row for row in visible(viol.excerpt, viol.excerpt_offset).split("\n"))
+    more = v.count - len(v.violations)
+    if more > 0:
+        lines.append(f"  ... and {more} more violation{'s' if more > 1 else ''} of {req.id}")
+    return "\n".join(lines)

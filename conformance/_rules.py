@@ -1,0 +1,170 @@
+"""The rule machinery: a registry of checks, each bound to one requirement.
+
+A rule is a small class. It sees every event of the canonical exchange as it is parsed
+(``on_chunk``) and then the finished transcript (``finish``), and records violations,
+bounded, with evidence cut from the body around the place. It never makes a request.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from ._model import EndKind, Level, Requirement, Violation
+from ._profile import Profile
+from ._transcript import Chunk, Evidence, Limits, Transcript
+
+__all__ = ["Rule", "REGISTRY", "rule", "Outcome", "Verdict", "judge"]
+
+VIOLATIONS_KEPT = 5  # per rule; the rest are counted
+
+
+class Outcome(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    BLOCKED = "blocked"  # not judged: an earlier requirement failed in a way that decides this one
+    NOT_APPLICABLE = "not-applicable"  # nothing in this exchange it could judge
+
+
+@dataclass
+class Verdict:
+    requirement: Requirement
+    outcome: Outcome
+    violations: list[Violation] = field(default_factory=list)
+    count: int = 0  # violations found, kept or not
+    reason: str = ""  # why blocked or not applicable
+
+
+REGISTRY: dict[str, type[Rule]] = {}
+
+
+def rule(cls: type[Rule]) -> type[Rule]:
+    """Register a rule class under its requirement ID (IDs are unique and stable)."""
+    rid = cls.requirement.id
+    if rid in REGISTRY:
+        raise ValueError(f"requirement {rid} registered twice")
+    REGISTRY[rid] = cls
+    return cls
+
+
+class Rule:
+    requirement: ClassVar[Requirement]
+    # Rules about the event stream are blocked when the response is not one (no response,
+    # a status other than 200, another media type): one root cause, one failure.
+    needs_stream: ClassVar[bool] = True
+
+    def __init__(self, profile: Profile, limits: Limits, evidence: Evidence) -> None:
+        self.profile = profile
+        self.limits = limits
+        self.evidence = evidence
+        self.violations: list[Violation] = []
+        self.count = 0
+        self.blocked: tuple[str, str] | None = None  # (requirement ID, reason)
+        self.not_applicable: str | None = None
+        self.start()
+
+    def start(self) -> None:
+        """Set up the state one exchange needs."""
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        """Called for every dispatched event, as it arrives."""
+
+    def finish(self, t: Transcript) -> None:
+        """Called once the exchange has ended."""
+
+    def fail(
+        self,
+        message: str,
+        *,
+        expected: str = "",
+        received: str = "",
+        offset: int | None = None,
+        end: int | None = None,
+        event: int | None = None,
+        time: float | None = None,
+    ) -> None:
+        self.count += 1
+        if self.count > VIOLATIONS_KEPT:
+            return
+        excerpt, excerpt_offset = b"", None
+        if offset is not None:
+            excerpt_offset, excerpt = self.evidence.around(offset, end)
+        self.violations.append(
+            Violation(
+                self.requirement.id,
+                message,
+                expected=expected,
+                received=received,
+                offset=offset,
+                event=event,
+                time=time,
+                excerpt=excerpt,
+                excerpt_offset=excerpt_offset,
+            )
+        )
+
+    def fail_at(self, chunk: Chunk, message: str, **kw: str) -> None:
+        ev = chunk.event
+        self.fail(message, offset=ev.offset, end=ev.end, event=ev.index, time=ev.time, **kw)
+
+    def block(self, requirement_id: str, reason: str) -> None:
+        self.blocked = (requirement_id, reason)
+
+    def verdict(self) -> Verdict:
+        if self.count:
+            return Verdict(self.requirement, Outcome.FAILED, self.violations, self.count)
+        if self.blocked:
+            rid, reason = self.blocked
+            return Verdict(self.requirement, Outcome.BLOCKED, reason=f"not judged: {rid} failed ({reason})")
+        if self.not_applicable:
+            return Verdict(self.requirement, Outcome.NOT_APPLICABLE, reason=self.not_applicable)
+        return Verdict(self.requirement, Outcome.PASSED)
+
+
+# How the suite, not the server, cut a read short, and which requirement says so.
+CUT_BY = {
+    EndKind.IDLE_TIMEOUT: "DELIVERY-IDLE",
+    EndKind.STREAM_TIMEOUT: "DELIVERY-DURATION",
+    EndKind.LIMIT: "DELIVERY-LIMITS",
+}
+
+
+def stream_blocker(t: Transcript) -> tuple[str, str] | None:
+    """The failed requirement that makes the body's checks moot, if any."""
+    if not t.responded:
+        return "HTTP-STATUS", t.ending.detail
+    if t.status != 200:
+        return "HTTP-STATUS", f"status {t.status}"
+    if t.media_type != "text/event-stream":
+        return "HTTP-CONTENT-TYPE", f"media type {t.media_type or 'missing'}"
+    return None
+
+
+def judge(rules: Iterable[Rule], t: Transcript) -> list[Verdict]:
+    """Finish every rule on the transcript and return one verdict per requirement."""
+    blocker = stream_blocker(t)
+    verdicts = []
+    for r in rules:
+        if blocker is not None and r.needs_stream:
+            r.count, r.violations = 0, []
+            r.block(*blocker)
+        elif not t.responded and r.requirement.id != "HTTP-STATUS":
+            r.block("HTTP-STATUS", t.ending.detail)
+        else:
+            r.finish(t)
+        verdicts.append(r.verdict())
+    return verdicts
+
+
+def instantiate(profile: Profile, limits: Limits, evidence: Evidence) -> list[Rule]:
+    return [cls(profile, limits, evidence) for cls in REGISTRY.values()]
+
+
+def levels_failed(verdicts: Iterable[Verdict]) -> dict[Level, int]:
+    out = {level: 0 for level in Level}
+    for v in verdicts:
+        if v.outcome is Outcome.FAILED:
+            out[v.requirement.level] += 1
+    return out

@@ -1,0 +1,197 @@
+"""Command-line options, their ini twins, and the settings they resolve to.
+
+Only ``--target`` goes unprefixed: every other option carries ``--sse-``, because common
+plugins own the short names (pytest-timeout ``--timeout``, pytest-profiling ``--profile``,
+pytest ``--strict``) and a clash stops pytest from starting. Each option has an ini twin
+with the same name in snake case; the command line wins. A bad value says where it came
+from, and never echoes a header value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from ._transcript import Limits
+
+__all__ = ["Settings", "add_options", "read_settings", "REFERENCE"]
+
+REFERENCE = "reference"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str  # without the leading dashes
+    help: str
+    kind: str = "string"  # ini type: string, bool, linelist
+    metavar: str | None = None
+
+    @property
+    def ini(self) -> str:
+        return self.flag.replace("-", "_")
+
+
+OPTIONS = [
+    Option("target", "URL of the streaming endpoint to check, or 'reference' for the bundled server "
+           "(runs the conformance suite instead of collecting tests)", metavar="URL"),
+    Option("sse-profile", "API dialect: a built-in name (default 'simple') or a profile directory", metavar="NAME|DIR"),
+    Option("sse-header", "extra request header 'Name: value', repeatable; values are never shown",
+           kind="linelist", metavar="HEADER"),
+    Option("sse-request", "JSON file with the canonical request body (default: the profile's example)",
+           metavar="FILE"),
+    Option("sse-timeout", "longest wait for the headers or the next byte of the stream, in seconds (default 30)",
+           metavar="SECONDS"),
+    Option("sse-stream-timeout", "longest a whole stream may take, in seconds (default 300)", metavar="SECONDS"),
+    Option("sse-done-grace", "how long the response may stay open after the terminator, in seconds (default 2)",
+           metavar="SECONDS"),
+    Option("sse-strict", "SHOULD-level violations fail the run too (default: reported as warnings)", kind="bool"),
+    Option("sse-max-line", "longest line accepted, e.g. 1MiB (default)", metavar="SIZE"),
+    Option("sse-max-event", "largest event accepted, e.g. 8MiB (default)", metavar="SIZE"),
+    Option("sse-max-body", "largest body read, e.g. 64MiB (default)", metavar="SIZE"),
+]
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sse-conformance", "sse-conformance: check a Server-Sent Events endpoint")
+    for opt in OPTIONS:
+        if opt.kind == "bool":
+            group.addoption(f"--{opt.flag}", action="store_true", default=None, dest=opt.ini, help=opt.help)
+        elif opt.kind == "linelist":
+            group.addoption(f"--{opt.flag}", action="append", default=None, dest=opt.ini,
+                            metavar=opt.metavar, help=opt.help)
+        else:
+            group.addoption(f"--{opt.flag}", default=None, dest=opt.ini, metavar=opt.metavar, help=opt.help)
+        parser.addini(opt.ini, opt.help, type=opt.kind if opt.kind != "string" else None)
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: str  # the URL as given, or REFERENCE (with an optional ?query for the reference server)
+    profile: str = "simple"
+    headers: tuple[tuple[str, str], ...] = ()
+    request_file: Path | None = None
+    strict: bool = False
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def is_reference(self) -> bool:
+        return self.target == REFERENCE or self.target.startswith(REFERENCE + "?")
+
+    @property
+    def secrets(self) -> list[str]:
+        return [value for _, value in self.headers]
+
+
+def _raw(config: pytest.Config, opt: Option) -> tuple[Any, str]:
+    value = config.getoption(opt.ini)
+    if value is not None:
+        return value, f"--{opt.flag}"
+    value = config.getini(opt.ini)
+    return (value if value not in ("", []) else None), f"ini option {opt.ini}"
+
+
+def _get(config: pytest.Config, flag: str, convert: Callable[[Any], T], default: T) -> T:
+    opt = next(o for o in OPTIONS if o.flag == flag)
+    raw, source = _raw(config, opt)
+    if raw is None:
+        return default
+    try:
+        return convert(raw)
+    except ValueError as exc:
+        shown = "" if opt.kind == "linelist" else f" {raw!r}"
+        raise pytest.UsageError(f"Invalid value{shown} from {source}: {exc}") from None
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("expected a positive number of seconds")
+    return value
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)\s*$", re.I)
+
+
+def _size(raw: str) -> int:
+    match = _SIZE.match(str(raw))
+    if not match:
+        raise ValueError("expected a size in bytes, e.g. 1048576 or 1MiB")
+    unit = match.group(2).lower()[:1]
+    value = int(match.group(1)) * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit]
+    if value <= 0:
+        raise ValueError("expected a positive size")
+    return value
+
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def _headers(lines: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for n, line in enumerate(lines, 1):
+        name, colon, value = str(line).partition(":")
+        if not colon or not _TOKEN.match(name.strip()):
+            # Never echo the line: it may hold a credential.
+            raise ValueError(f"header #{n} is not 'Name: value' (value not shown)")
+        value = value.strip()
+        if any(c in value for c in "\r\n\x00"):
+            raise ValueError(f"header #{n} ({name.strip()}) has a line break or NUL in its value")
+        out.append((name.strip(), value))
+    return tuple(out)
+
+
+def _target(raw: str) -> str:
+    raw = str(raw).strip()
+    if raw == REFERENCE or raw.startswith(REFERENCE + "?"):
+        return raw
+    if not re.match(r"^https?://[^/?#]+", raw, re.I):
+        raise ValueError("expected an http:// or https:// URL, or 'reference'")
+    return raw
+
+
+def _request_file(raw: str) -> Path:
+    path = Path(raw)
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read it ({exc.strerror})") from None
+    except ValueError as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise ValueError("the request body must be a JSON object")
+    return path
+
+
+def read_settings(config: pytest.Config) -> Settings | None:
+    """The settings in force, or None when no target is given (the plugin stays idle)."""
+    target = _get(config, "target", _target, None)
+    if target is None:
+        return None
+    defaults = Limits()
+    limits = Limits(
+        timeout=_get(config, "sse-timeout", _seconds, defaults.timeout),
+        stream_timeout=_get(config, "sse-stream-timeout", _seconds, defaults.stream_timeout),
+        done_grace=_get(config, "sse-done-grace", _seconds, defaults.done_grace),
+        max_line=_get(config, "sse-max-line", _size, defaults.max_line),
+        max_event=_get(config, "sse-max-event", _size, defaults.max_event),
+        max_body=_get(config, "sse-max-body", _size, defaults.max_body),
+    )
+    return Settings(
+        target=target,
+        profile=_get(config, "sse-profile", str, "simple"),
+        headers=_get(config, "sse-header", _headers, ()),
+        request_file=_get(config, "sse-request", _request_file, None),
+        strict=bool(_get(config, "sse-strict", bool, False)),
+        limits=limits,
+    )

@@ -1,0 +1,345 @@
+"""One real HTTP exchange, recorded: the request, the status and headers, the body as
+timed pieces fed to the parser, and how the exchange ended.
+
+Nothing the target sends is kept whole. The transcript holds counts, timings, the first
+and last KiB of the body and a window of recent bytes; observers (the checks) see every
+event as it is parsed and keep their own bounded evidence. A 1 GiB stream costs the same
+memory as a 1 KiB one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from ._model import Ending, EndKind
+from ._parser import Event, EventStreamParser, Notice, Unterminated
+from ._profile import Profile
+
+__all__ = ["Limits", "RequestSpec", "Chunk", "Evidence", "Transcript", "Observer", "capture", "make_client"]
+
+HEAD_BYTES = 1024
+WINDOW_BYTES = 16 * 1024  # recent bytes kept for excerpts around a violation
+EXCERPT_BEFORE = 48
+EXCERPT_AFTER = 208
+ARRIVALS_KEPT = 4096  # event arrival times kept; past that, every other one is dropped
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 30.0  # longest wait for headers or for the next byte
+    stream_timeout: float = 300.0  # longest a whole exchange may take
+    done_grace: float = 2.0  # how long the server may keep the response open after the terminator
+    max_line: int = 1 << 20
+    max_event: int = 8 << 20
+    max_body: int = 64 << 20
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    url: str
+    body: bytes
+    headers: Sequence[tuple[str, str]] = ()  # sent as given, after the suite's own
+    method: str = "POST"
+
+
+@dataclass(slots=True)
+class Chunk:
+    """An event as the checks see it: parsed once, JSON decoded once."""
+
+    event: Event
+    terminator: bool  # the profile's end-of-stream event
+    after_terminator: bool  # dispatched after the first terminator
+    value: Any = None  # the decoded JSON, when json_error is None
+    json_error: str | None = None
+
+
+class Observer(Protocol):
+    def on_chunk(self, chunk: Chunk) -> None: ...
+
+
+class Evidence:
+    """The first KiB of the body and a sliding window of its most recent bytes."""
+
+    def __init__(self) -> None:
+        self.head = b""
+        self._window = bytearray()
+        self._window_start = 0
+        self.size = 0
+
+    def add(self, piece: bytes) -> None:
+        if len(self.head) < HEAD_BYTES:
+            self.head += piece[: HEAD_BYTES - len(self.head)]
+        self._window += piece
+        self.size += len(piece)
+        excess = len(self._window) - WINDOW_BYTES
+        if excess > 0:
+            del self._window[:excess]
+            self._window_start += excess
+
+    @property
+    def tail(self) -> bytes:
+        return bytes(self._window[-HEAD_BYTES:])
+
+    def around(self, offset: int, end: int | None = None) -> tuple[int, bytes]:
+        """Bytes around ``offset`` (through ``end`` if given, within bounds) still held,
+        starting at a line start where one is near; at the end of the body, its last lines."""
+        anchor = min(offset, max(self.size - EXCERPT_BEFORE * 3, 0)) if offset >= self.size else offset
+        start = max(anchor - EXCERPT_BEFORE, 0)
+        stop = min(max(end or 0, offset) + EXCERPT_AFTER, self.size)
+        if start < self._window_start:
+            if stop <= HEAD_BYTES:
+                return start, self.head[start:stop]
+            start = self._window_start
+        if stop <= start:
+            return offset, b""
+        rel = start - self._window_start
+        # Start after the last line ending before the anchor's own line, so rows are whole lines.
+        before = bytes(self._window[rel : rel + max(anchor - start - 1, 0)])
+        cut = max(before.rfind(b"\n"), before.rfind(b"\r"))
+        if cut >= 0:
+            start, rel = start + cut + 1, rel + cut + 1
+        return start, bytes(self._window[rel : rel + (stop - start)])
+
+
+@dataclass
+class Transcript:
+    """What one exchange showed. Times are seconds since the request was sent."""
+
+    request: RequestSpec
+    ending: Ending
+    status: int | None = None
+    reason: str = ""
+    http_version: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    headers_at: float | None = None
+    first_byte_at: float | None = None
+    first_event_at: float | None = None
+    terminator_at: float | None = None
+    first_data_at: float | None = None
+    last_data_at: float | None = None
+    body_bytes: int = 0
+    reads: int = 0
+    events: int = 0
+    data_events: int = 0  # events other than the terminator
+    terminators: int = 0
+    arrivals: array = field(default_factory=lambda: array("d"))  # sampled, see arrival_stride
+    arrival_stride: int = 1
+    max_gap: float = 0.0
+    max_gap_after: tuple[int, int] | None = None  # (event index, byte offset) before the longest gap
+    last_event: Event | None = None
+    unterminated: Unterminated | None = None
+    notices: list[Notice] = field(default_factory=list)
+    notice_counts: dict[str, int] = field(default_factory=dict)
+    head: bytes = b""
+    tail: bytes = b""
+
+    @property
+    def responded(self) -> bool:
+        return self.status is not None
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header, by case-insensitive name."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+    def header_values(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for k, v in self.headers if k.lower() == name]
+
+    @property
+    def media_type(self) -> str | None:
+        value = self.header("content-type")
+        return None if value is None else value.split(";", 1)[0].strip().lower()
+
+
+def _now(t0: float) -> float:
+    return time.perf_counter() - t0
+
+
+class _Recorder:
+    """Feeds the parser and the observers while the body arrives."""
+
+    def __init__(
+        self, t: Transcript, profile: Profile, limits: Limits, observers: Iterable[Observer], evidence: Evidence
+    ) -> None:
+        self.t = t
+        self.profile = profile
+        self.observers = list(observers)
+        self.parser = EventStreamParser(max_line=limits.max_line, max_event=limits.max_event)
+        self.evidence = evidence
+        self._last_time: float | None = None
+
+    def piece(self, data: bytes, now: float) -> None:
+        t = self.t
+        if t.first_byte_at is None:
+            t.first_byte_at = now
+        t.reads += 1
+        self.evidence.add(data)
+        for event in self.parser.feed(data, now):
+            self._event(event, now)
+
+    def _event(self, event: Event, now: float) -> None:
+        t = self.t
+        terminator = self.profile.is_terminator(event.data)
+        chunk = Chunk(event, terminator, after_terminator=t.terminators > 0)
+        t.events += 1
+        t.last_event = event
+        if t.first_event_at is None:
+            t.first_event_at = now
+        if self._last_time is not None and now - self._last_time > t.max_gap:
+            t.max_gap = now - self._last_time
+            t.max_gap_after = (event.index - 1, event.offset)
+        self._last_time = now
+        if terminator:
+            t.terminators += 1
+            if t.terminator_at is None:
+                t.terminator_at = now
+        else:
+            t.data_events += 1
+            if t.first_data_at is None:
+                t.first_data_at = now
+            t.last_data_at = now
+            if t.data_events % t.arrival_stride == 0:
+                t.arrivals.append(now)
+                if len(t.arrivals) >= ARRIVALS_KEPT:
+                    # Keep memory flat on long streams: halve the sample, double the stride.
+                    t.arrivals = t.arrivals[1::2]
+                    t.arrival_stride *= 2
+            try:
+                chunk.value = json.loads(event.data)
+            except ValueError as exc:
+                chunk.json_error = str(exc)
+        for observer in self.observers:
+            observer.on_chunk(chunk)
+
+    def finish(self) -> None:
+        t = self.t
+        self.parser.close()
+        t.body_bytes = self.evidence.size
+        t.unterminated = self.parser.unterminated
+        t.notices = self.parser.notices
+        t.notice_counts = dict(self.parser.notice_counts)
+        t.head = self.evidence.head
+        t.tail = self.evidence.tail
+
+
+def _cause(exc: BaseException) -> str:
+    """A one-line cause for a transport error, with the innermost reason."""
+    inner = exc
+    while inner.__cause__ is not None or inner.__context__ is not None:
+        inner = inner.__cause__ or inner.__context__  # type: ignore[assignment]
+    text = str(exc) or type(exc).__name__
+    deeper = str(inner)
+    if inner is not exc and deeper and deeper not in text:
+        text = f"{text} ({deeper})"
+    return f"{type(exc).__name__}: {text}"
+
+
+async def capture(
+    client: httpx.AsyncClient,
+    request: RequestSpec,
+    profile: Profile,
+    limits: Limits,
+    observers: Iterable[Observer] = (),
+    evidence: Evidence | None = None,
+) -> Transcript:
+    """Make one exchange and record it. Never raises for anything the target does.
+
+    Observers see each event as it is parsed; ``evidence`` (the body's head and recent
+    bytes) is where they cut their excerpts from.
+    """
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", "text/event-stream"),
+        ("Cache-Control", "no-cache"),
+    ]
+    headers += list(request.headers)
+    t0 = time.perf_counter()
+    deadline = t0 + limits.stream_timeout
+    t = Transcript(request=request, ending=Ending(EndKind.CLOSED, "", 0.0, 0))
+    rec = _Recorder(t, profile, limits, observers, evidence or Evidence())
+    wait = min(limits.timeout, limits.stream_timeout)
+    try:
+        req = client.build_request(request.method, request.url, content=request.body, headers=headers)
+        async with asyncio.timeout(wait):
+            response = await client.send(req, stream=True)
+    except TimeoutError:
+        t.ending = Ending(EndKind.NO_RESPONSE, f"no response headers within {wait:g} s", _now(t0), 0)
+        return t
+    except Exception as exc:  # noqa: BLE001 - whatever the transport raises, the target caused it
+        t.ending = Ending(EndKind.NO_RESPONSE, _cause(exc), _now(t0), 0)
+        return t
+    t.headers_at = _now(t0)
+    t.status = response.status_code
+    t.reason = response.reason_phrase
+    t.http_version = response.http_version
+    t.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
+    try:
+        t.ending = await _read_body(response, rec, limits, t0, deadline)
+    finally:
+        await response.aclose()
+        rec.finish()
+    return t
+
+
+async def _read_body(response: httpx.Response, rec: _Recorder, limits: Limits, t0: float, deadline: float) -> Ending:
+    t = rec.t
+    pieces = response.aiter_bytes()
+    grace_deadline: float | None = None
+    while True:
+        now = time.perf_counter()
+        if grace_deadline is not None:
+            wait, why = grace_deadline - now, EndKind.GRACE_EXPIRED
+        elif deadline - now < limits.timeout:
+            wait, why = deadline - now, EndKind.STREAM_TIMEOUT
+        else:
+            wait, why = limits.timeout, EndKind.IDLE_TIMEOUT
+        try:
+            async with asyncio.timeout(max(wait, 0)):
+                piece = await anext(pieces)
+        except StopAsyncIteration:
+            return Ending(EndKind.CLOSED, "the server ended the response", _now(t0), rec.evidence.size)
+        except TimeoutError:
+            return _timeout_ending(why, rec, limits, _now(t0))
+        except Exception as exc:  # noqa: BLE001 - as above: a broken read is the target's doing
+            return Ending(EndKind.READ_ERROR, f"the connection broke: {_cause(exc)}", _now(t0), rec.evidence.size)
+        now = _now(t0)
+        if rec.evidence.size + len(piece) > limits.max_body:
+            rec.piece(piece[: limits.max_body - rec.evidence.size], now)
+            return Ending(EndKind.LIMIT, f"body longer than {limits.max_body} bytes", now, rec.evidence.size)
+        rec.piece(piece, now)
+        if rec.parser.exceeded is not None:
+            return Ending(EndKind.LIMIT, str(rec.parser.exceeded), now, rec.evidence.size)
+        if grace_deadline is None and t.terminator_at is not None:
+            grace_deadline = t0 + t.terminator_at + limits.done_grace
+
+
+def _timeout_ending(why: EndKind, rec: _Recorder, limits: Limits, now: float) -> Ending:
+    t = rec.t
+    size = rec.evidence.size
+    if why is EndKind.GRACE_EXPIRED:
+        return Ending(why, f"the response stayed open {limits.done_grace:g} s after the terminator", now, size)
+    if why is EndKind.STREAM_TIMEOUT:
+        return Ending(why, f"the stream was still open after {limits.stream_timeout:g} s", now, size)
+    if t.last_event is not None:
+        after = f"after event {t.last_event.index} at offset {t.last_event.offset}"
+    elif size:
+        after = f"after byte {size}, before any event"
+    else:
+        after = "after the headers, before any byte of the body"
+    return Ending(why, f"no byte for {limits.timeout:g} s {after}", now, size)
+
+
+def make_client(url: str) -> httpx.AsyncClient:
+    # Timeouts are enforced by capture() itself, per read and per exchange.
+    host = httpx.URL(url).host
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    return httpx.AsyncClient(timeout=None, trust_env=not loopback, follow_redirects=False)

@@ -1,0 +1,180 @@
+"""The pytest plugin: ``pytest --target URL`` runs the conformance suite.
+
+Installed through the ``pytest11`` entry point, so it is active in every pytest run, and
+idle unless a target is given. With a target, collection yields one item per requirement
+(``sse-conformance::HTTP-STATUS`` ...) instead of the test files of the directory.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+
+from . import __version__
+from ._model import Level, Requirement
+from ._profile import Profile, ProfileError, load_profile
+from ._redact import Redactor, redact_url
+from ._render import render_verdict
+from ._rules import REGISTRY, Outcome, Verdict
+from ._settings import Settings, add_options, read_settings
+from ._suite import Canonical, run_canonical
+
+__all__ = ["ConformanceWarning", "NonConformance"]
+
+SUITE_KEY = pytest.StashKey["Suite"]()
+
+
+class ConformanceWarning(UserWarning):
+    """A SHOULD-level requirement the target does not meet (fails only with --sse-strict)."""
+
+
+class NonConformance(AssertionError):
+    """A requirement the target does not meet; its text is the rendered verdict."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings = read_settings(config)
+    if settings is None:
+        return
+    try:
+        profile = load_profile(settings.profile)
+    except ProfileError as exc:
+        raise pytest.UsageError(f"--sse-profile: {exc}") from None
+    suite = Suite(settings, profile)
+    config.stash[SUITE_KEY] = suite
+    config.pluginmanager.register(suite, "sse-conformance-suite")
+
+
+class Suite:
+    """The session's conformance run: the target, the canonical exchange, the verdicts."""
+
+    def __init__(self, settings: Settings, profile: Profile) -> None:
+        self.settings = settings
+        self.profile = profile
+        self.redact = Redactor(settings.secrets)
+        self.server: Any = None
+        self._canonical: Canonical | None = None
+        self._failure: Exception | None = None
+        if settings.is_reference:
+            from reference_server import ServerThread  # imported only when asked for
+
+            self.server = ServerThread().start()
+            query = settings.target.partition("?")[2]
+            self.url = self.server.url(profile.path) + (f"?{query}" if query else "")
+        else:
+            self.url = settings.target
+
+    # -- the run ----------------------------------------------------------------------
+
+    def canonical(self) -> Canonical:
+        """Captured on first use, then shared by every requirement item."""
+        if self._canonical is None:
+            if self._failure is not None:
+                raise self._failure  # one internal error, not one per requirement
+            try:
+                self._canonical = run_canonical(self.url, self.settings, self.profile)
+            except Exception as exc:
+                self._failure = exc
+                raise
+        return self._canonical
+
+    def verdict(self, requirement_id: str) -> Verdict:
+        return self.canonical().verdicts[requirement_id]
+
+    @property
+    def shown_target(self) -> str:
+        shown = self.redact(redact_url(self.url))
+        return f"{shown} (reference server)" if self.server else shown
+
+    # -- hooks ------------------------------------------------------------------------
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        s, lim = self.settings, self.settings.limits
+        lines = [
+            f"sse-conformance {__version__}: target {self.shown_target}",
+            f"  profile {self.profile.name}; timeout {lim.timeout:g} s; stream timeout {lim.stream_timeout:g} s; "
+            f"done grace {lim.done_grace:g} s; strict {'on' if s.strict else 'off'}",
+        ]
+        if s.headers:
+            lines.append("  extra headers: " + ", ".join(f"{name}: <redacted>" for name, _ in s.headers))
+        return lines
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> pytest.CollectReport | None:
+        # The session collects the suite, not the directory's test files.
+        if not isinstance(collector, pytest.Session):
+            return None
+        suite = SuiteCollector.from_parent(collector, name="sse-conformance", nodeid="sse-conformance")
+        return pytest.CollectReport(collector.nodeid, "passed", None, [suite])
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self._canonical is None:
+            return
+        t = self._canonical.transcript
+        verdicts = self._canonical.verdicts.values()
+        failed = {lvl: sum(1 for v in verdicts if v.outcome is Outcome.FAILED and v.requirement.level is lvl)
+                  for lvl in Level}
+        judged = {lvl: sum(1 for v in verdicts if v.outcome in (Outcome.PASSED, Outcome.FAILED)
+                           and v.requirement.level is lvl) for lvl in Level}
+        conforms = failed[Level.MUST] == 0 and (not self.settings.strict or failed[Level.SHOULD] == 0)
+        tr = terminalreporter
+        tr.write_sep("=", "sse-conformance")
+        tr.write_line(f"target   {self.shown_target}")
+        tr.write_line(f"verdict  {'CONFORMS' if conforms else 'DOES NOT CONFORM'}"
+                      f"{' (strict)' if self.settings.strict else ''}")
+        tr.write_line(f"MUST     {judged[Level.MUST] - failed[Level.MUST]} met, {failed[Level.MUST]} failed")
+        should_word = "failed" if self.settings.strict else "warnings"
+        tr.write_line(f"SHOULD   {judged[Level.SHOULD] - failed[Level.SHOULD]} met, {failed[Level.SHOULD]} {should_word}")
+        if t.responded:
+            tr.write_line(f"exchange status {t.status}, {t.body_bytes} bytes, {t.events} events; "
+                          f"ended: {self.redact(t.ending.detail)} at {t.ending.time:.3f} s")
+        else:
+            tr.write_line(f"exchange could not reach the target: {self.redact(t.ending.detail)}")
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+class SuiteCollector(pytest.Collector):
+    def collect(self) -> list[pytest.Item]:
+        suite = self.config.stash[SUITE_KEY]
+        return [RequirementItem.from_parent(self, name=rid, requirement=cls.requirement, suite=suite)
+                for rid, cls in REGISTRY.items()]
+
+
+class RequirementItem(pytest.Item):
+    """One requirement, judged on the canonical exchange."""
+
+    def __init__(self, *, requirement: Requirement, suite: Suite, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.requirement = requirement
+        self.suite = suite
+        self.add_marker(pytest.mark.filterwarnings(f"always::{ConformanceWarning.__module__}.ConformanceWarning"))
+        self.user_properties.append(("requirement", requirement.id))
+        self.user_properties.append(("level", requirement.level.value))
+
+    def runtest(self) -> None:
+        verdict = self.suite.verdict(self.requirement.id)
+        if verdict.outcome is Outcome.FAILED:
+            text = self.suite.redact(render_verdict(verdict))
+            if self.requirement.level is Level.MUST or self.suite.settings.strict:
+                raise NonConformance(text)
+            warnings.warn(ConformanceWarning(text), stacklevel=1)
+        elif verdict.outcome in (Outcome.BLOCKED, Outcome.NOT_APPLICABLE):
+            pytest.skip(self.suite.redact(verdict.reason))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, NonConformance):
+            return str(excinfo.value)
+        return self.suite.redact(str(super().repr_failure(excinfo, style)))
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"{self.requirement.id} [{self.requirement.level.value}] {self.requirement.title}"

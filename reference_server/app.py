@@ -1,0 +1,165 @@
+"""The reference server: an ASGI app that streams every built-in profile correctly, and
+breaks one rule on purpose when a fault is named in the URL (``?fault=no-done``).
+
+Query parameters: ``fault`` (comma-separated names, see ``GET /faults``), ``delay``
+(milliseconds between events, default from ``create_app``), ``chunks`` (how many chunks).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from conformance import load_profile
+
+from .faults import FAULTS, STALL_SECONDS
+from .plan import Plan
+
+__all__ = ["create_app", "ANSWER"]
+
+# The answer every stream spells out, with non-ASCII text so encoders and parsers are tested on it.
+ANSWER = (
+    "Streaming sends each piece of text as soon as it exists, "
+    "so the first words reach you long before the last. "
+    "Naïve café, 日本語, emoji 🚀: all UTF-8."
+)
+MAX_CHUNKS = 1000
+ENDLESS_CAP = STALL_SECONDS  # an endless stream ends by itself after this long
+
+
+def _pieces(text: str, n: int) -> list[str]:
+    size = max(1, math.ceil(len(text) / n))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def error(status: int, message: str, kind: str = "invalid_request", headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status, headers=headers)
+
+
+def simple_plan(body: dict[str, Any], response_id: str, n_chunks: int) -> Plan:
+    text = f"You asked: {body['prompt'][:40]!r}. " + ANSWER
+    return Plan(chunks=[{"id": response_id, "content": piece} for piece in _pieces(text, n_chunks)])
+
+
+DIALECTS: dict[str, tuple[str, Callable[[dict[str, Any], str, int], Plan]]] = {
+    # path -> (profile name, plan maker)
+    "/chat/stream": ("simple", simple_plan),
+}
+
+
+class PlanResponse(Response):
+    """Writes a plan to the client, stopping as soon as the client goes away."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.status_code = plan.status
+        self.background = None
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in plan.headers.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                tg.cancel_scope.cancel()  # the client left: stop generating
+
+            tg.start_soon(watch)
+            try:
+                await self._write(send)
+            except OSError:
+                pass  # the client left mid-write
+            tg.cancel_scope.cancel()
+
+    async def _write(self, send: Send) -> None:
+        plan = self.plan
+        if plan.stall_before_headers:
+            await anyio.sleep(plan.stall_before_headers)
+        await send({"type": "http.response.start", "status": plan.status, "headers": self.raw_headers})
+
+        async def body(data: bytes) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+
+        frames = plan.frames()
+        if plan.write == "once":
+            await anyio.sleep(plan.delay * len(frames))
+            await body(b"".join(frames))
+        for i, frame in enumerate(frames if plan.write != "once" else []):
+            if i == plan.stall_after:
+                await anyio.sleep(plan.stall_for)
+            if i:
+                await anyio.sleep(plan.delay)
+            if plan.write == "bytes":
+                for b in range(len(frame)):
+                    await body(frame[b : b + 1])
+            else:
+                await body(frame)
+        if plan.endless:
+            with anyio.move_on_after(ENDLESS_CAP):
+                template = plan.chunks[-1] if plan.chunks else {}
+                n = 0
+                while True:
+                    n += 1
+                    await body(plan.encode_chunk({**template, "content": f" {n}"}))
+                    await anyio.sleep(plan.delay)
+        if plan.stall_after is not None and plan.stall_after >= len(frames):
+            await anyio.sleep(plan.stall_for)
+        if plan.linger:
+            await anyio.sleep(plan.linger)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
+    """The reference server app. ``delay`` is the default pause between events, in seconds."""
+    profiles = {name: load_profile(name) for name, _ in DIALECTS.values()}
+
+    async def stream(request: Request) -> Response:
+        profile_name, make_plan = DIALECTS[request.url.path]
+        if request.method != "POST":
+            return error(405, f"use POST for {request.url.path}", headers={"Allow": "POST"})
+        names = [n for n in request.query_params.get("fault", "").split(",") if n]
+        unknown = [n for n in names if n not in FAULTS]
+        if unknown:
+            return error(400, f"unknown fault {unknown[0]!r}; GET /faults lists them", "unknown_fault")
+        try:
+            pause = float(request.query_params.get("delay", delay * 1000)) / 1000
+            n_chunks = min(int(request.query_params.get("chunks", chunks)), MAX_CHUNKS)
+        except ValueError:
+            return error(400, "delay and chunks must be numbers", "invalid_query")
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return error(400, "the request body is not JSON")
+        profile = profiles[profile_name]
+        if not isinstance(body, dict):
+            return error(400, "the request body must be a JSON object")
+        problem = next(iter(profile.request_validator.iter_errors(body)), None)
+        if problem is not None:
+            return error(400, f"the request does not match the {profile_name} schema at {problem.json_path}: "
+                         f"{problem.message}")
+        plan = make_plan(body, f"msg_{uuid.uuid4().hex[:12]}", max(n_chunks, 1))
+        plan.delay = max(pause, 0.0)
+        for name in names:
+            FAULTS[name].apply(plan)
+        return PlanResponse(plan)
+
+    async def faults(request: Request) -> Response:
+        return JSONResponse([f.describe() for f in FAULTS.values()])
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error(404, f"no such path; streams are served at {', '.join(DIALECTS)}", "not_found")
+
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    routes = [Route(path, stream, methods=methods) for path in DIALECTS]
+    routes.append(Route("/faults", faults, methods=["GET"]))
+    return Starlette(routes=routes, exception_handlers={404: not_found})

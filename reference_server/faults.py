@@ -1,0 +1,91 @@
+"""Fault modes: each breaks one rule of a correct response on purpose, selected by
+``?fault=NAME`` (several, comma-separated, where they combine).
+
+A fault names the requirement IDs the suite must fail for it; a benign variant (``trips``
+empty) is a legal response a correct suite must pass. ``GET /faults`` lists them all, and
+the self-tests run the suite against every one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .plan import Frames, Plan
+
+__all__ = ["Fault", "FAULTS", "STALL_SECONDS"]
+
+# How long a stall lasts unless the client leaves first: longer than any test's timeout,
+# short enough that a forgotten server frees itself.
+STALL_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    breaks: str  # what it does, in one sentence
+    trips: frozenset[str]  # the requirement IDs the suite must fail; empty for a benign variant
+    apply: Callable[[Plan], None]
+
+    def describe(self) -> dict[str, object]:
+        return {"name": self.name, "breaks": self.breaks, "trips": sorted(self.trips), "benign": not self.trips}
+
+
+FAULTS: dict[str, Fault] = {}
+
+
+def fault(name: str, breaks: str, *trips: str) -> Callable[[Callable[[Plan], None]], Callable[[Plan], None]]:
+    def register(apply: Callable[[Plan], None]) -> Callable[[Plan], None]:
+        if name in FAULTS:
+            raise ValueError(f"fault {name} registered twice")
+        FAULTS[name] = Fault(name, breaks, frozenset(trips), apply)
+        return apply
+
+    return register
+
+
+def _edit(plan: Plan, edit: Callable[[Frames], Frames]) -> None:
+    plan.edits.append(edit)
+
+
+# -- HTTP ------------------------------------------------------------------------------
+
+
+@fault("content-type-json", "serves the stream as application/json", "HTTP-CONTENT-TYPE")
+def _content_type_json(plan: Plan) -> None:
+    plan.headers["content-type"] = "application/json"
+
+
+# -- termination -----------------------------------------------------------------------
+
+
+@fault("no-done", "never sends the [DONE] terminator", "DONE-PRESENT")
+def _no_done(plan: Plan) -> None:
+    plan.terminator = None
+
+
+@fault("after-done", "sends one more chunk after the terminator", "DONE-LAST")
+def _after_done(plan: Plan) -> None:
+    extra = plan.encode_chunk({**plan.chunks[-1], "content": " (late)"})
+    _edit(plan, lambda frames: frames + [extra])
+
+
+# -- payload ---------------------------------------------------------------------------
+
+
+@fault("invalid-json", "cuts the JSON of the second chunk short", "PAYLOAD-JSON")
+def _invalid_json(plan: Plan) -> None:
+    def cut(frames: Frames) -> Frames:
+        broken = frames[1].rstrip(b"\r\n")[:-6] + plan.sep.encode() * 2
+        return [frames[0], broken, *frames[2:]]
+
+    _edit(plan, cut)
+
+
+# -- delivery --------------------------------------------------------------------------
+
+
+@fault("stall-mid", "stops sending after two events and keeps the connection open", "DELIVERY-IDLE")
+def _stall_mid(plan: Plan) -> None:
+    plan.stall_after = 2
+    plan.stall_for = STALL_SECONDS

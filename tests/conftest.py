@@ -1,0 +1,67 @@
+"""Shared fixtures: one reference server for the whole session, over a real loopback
+socket, and a helper that runs the conformance suite in-process against it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from reference_server import ServerThread
+
+# Small timeouts keep the stall faults quick; each names the figure it is checked against.
+FAST = ["--sse-timeout", "0.5", "--sse-done-grace", "0.5", "--sse-stream-timeout", "5"]
+
+
+@pytest.fixture(scope="session")
+def reference() -> Iterator[ServerThread]:
+    with ServerThread(delay=0.005) as server:
+        # One exchange from this process first: pytester's in-process runs drop the modules
+        # they import, so the transport's lazily imported modules must be loaded out here.
+        async def warm_up() -> None:
+            async with httpx.AsyncClient(timeout=10) as client:
+                await client.post(server.url("/chat/stream"), json={"prompt": "warm up", "stream": True})
+
+        asyncio.run(warm_up())
+        yield server
+
+
+@dataclass
+class SuiteRun:
+    ret: int
+    outcomes: dict[str, str]  # requirement ID -> passed / failed / skipped
+    output: str
+    result: pytest.RunResult
+
+    @property
+    def failed(self) -> set[str]:
+        return {rid for rid, outcome in self.outcomes.items() if outcome == "failed"}
+
+
+def run_suite(pytester: pytest.Pytester, target: str, *args: str) -> SuiteRun:
+    """Run ``pytest --target TARGET ARGS`` in-process and sort the items by outcome."""
+    # The plugin's modules are imported already in this process, so pytest cannot rewrite
+    # their asserts in the inner run; it would warn about that on every run.
+    result = pytester.runpytest_inprocess(
+        "--target", target, "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning", *args
+    )
+    outcomes = {}
+    for rep in result.reprec.getreports("pytest_runtest_logreport"):  # type: ignore[attr-defined]
+        rid = rep.nodeid.rpartition("::")[2]
+        if rep.when == "call" or rep.outcome != "passed":
+            outcomes[rid] = rep.outcome
+    return SuiteRun(result.ret, outcomes, result.stdout.str(), result)
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, reference: ServerThread):
+    """``suite(query="fault=no-done", *args)`` runs the suite against the reference server."""
+
+    def run(query: str = "", *args: str, path: str = "/chat/stream") -> SuiteRun:
+        url = reference.url(path) + (f"?{query}" if query else "")
+        return run_suite(pytester, url, *FAST, *args)
+
+    return run

@@ -1,0 +1,85 @@
+"""The command-line contract: options, ini twins, bad values, and secrets kept out of output."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import FAST, run_suite
+
+SECRET = "sk-live-0123456789abcdef"
+
+
+def test_help_groups_every_option_beside_pytest_timeout_and_a_profile_plugin(pytester):
+    # pytest-timeout owns --timeout, pytest-profiling --profile, pytest itself --strict:
+    # none of ours may clash, or pytest would not start.
+    pytester.makeconftest(
+        """
+        def pytest_addoption(parser):
+            parser.addoption("--profile", action="store_true", help="stands in for pytest-profiling")
+        """
+    )
+    pytest.importorskip("pytest_timeout")  # a test extra: installed, so loaded by its entry point
+    result = pytester.runpytest_subprocess("--help")
+    assert result.ret == 0, result.stderr.str()
+    out = result.stdout.str()
+    assert "sse-conformance: check a Server-Sent Events endpoint" in out
+    for flag in ("--target", "--sse-profile", "--sse-header", "--sse-request", "--sse-timeout",
+                 "--sse-stream-timeout", "--sse-strict", "--timeout", "--profile"):
+        assert flag in out
+    for ini in ("sse_timeout", "sse_stream_timeout", "sse_profile", "sse_header", "sse_strict"):
+        assert ini in out
+
+
+def test_without_target_the_plugin_is_idle(pytester):
+    pytester.makepyfile("def test_plain(): pass")
+    result = pytester.runpytest_inprocess("-W", "ignore::pytest.PytestAssertRewriteWarning")
+    result.assert_outcomes(passed=1)
+    assert "sse-conformance 0.1.0: target" not in result.stdout.str()
+
+
+def test_ini_twin_sets_an_option_and_the_command_line_wins(pytester, reference):
+    pytester.makeini("[pytest]\nsse_timeout = 7\nsse_done_grace = 0.5\n")
+    url = reference.url("/chat/stream")
+    run = run_suite(pytester, url, "--collect-only")
+    assert "timeout 7 s;" in run.output
+    run = run_suite(pytester, url, "--collect-only", "--sse-timeout", "3")
+    assert "timeout 3 s;" in run.output
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "message"),
+    [
+        (["--sse-timeout", "soon"], "", "Invalid value 'soon' from --sse-timeout: expected a number of seconds"),
+        ([], "sse_stream_timeout = -1", "Invalid value '-1' from ini option sse_stream_timeout"),
+        (["--sse-max-line", "big"], "", "Invalid value 'big' from --sse-max-line"),
+        (["--sse-profile", "nope"], "", "unknown profile 'nope'"),
+    ],
+)
+def test_bad_values_say_where_they_came_from(pytester, reference, args, ini, message):
+    if ini:
+        pytester.makeini(f"[pytest]\n{ini}\n")
+    result = pytester.runpytest_inprocess("--target", reference.url("/chat/stream"), *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+
+
+def test_a_target_that_is_not_a_url_is_a_usage_error(pytester):
+    result = pytester.runpytest_inprocess("--target", "ftp://example.invalid/x")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "expected an http:// or https:// URL, or 'reference'" in result.stderr.str()
+
+
+def test_malformed_header_is_rejected_without_echoing_its_value(pytester, reference):
+    result = pytester.runpytest_inprocess("--target", reference.url("/chat/stream"), "--sse-header", SECRET)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "header #1 is not 'Name: value' (value not shown)" in result.stderr.str()
+    assert SECRET not in result.stdout.str() + result.stderr.str()
+
+
+def test_header_value_never_printed_even_when_the_target_echoes_it(pytester, reference):
+    # The query puts the secret into the URL too: it must be redacted there as well.
+    url = reference.url("/chat/stream") + f"?api_key={SECRET}&fault=no-done"
+    run = run_suite(pytester, url, *FAST, "--sse-header", f"Authorization: Bearer {SECRET}", "-rA")
+    assert run.failed == {"DONE-PRESENT"}
+    assert "Authorization: <redacted>" in run.output
+    assert SECRET not in run.output + run.result.stderr.str()

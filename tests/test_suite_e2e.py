@@ -1,0 +1,77 @@
+"""The suite end to end, over a real socket: it passes the reference server, and each
+fault fails exactly the requirements it names."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conformance import REGISTRY
+from reference_server import FAULTS
+
+ISSUE_FAULTS = ["content-type-json", "no-done", "invalid-json", "after-done", "stall-mid"]
+
+
+def test_reference_server_conforms(suite):
+    run = suite()
+    assert run.ret == 0, run.output
+    assert set(run.outcomes) == set(REGISTRY)
+    assert run.failed == set()
+    assert "CONFORMS" in run.output
+
+
+def test_one_item_per_requirement_named_by_id(suite):
+    run = suite("", "--collect-only", "-q")
+    for rid in REGISTRY:
+        assert f"sse-conformance::{rid}" in run.output
+
+
+@pytest.mark.parametrize("fault", ISSUE_FAULTS)
+def test_fault_fails_exactly_its_requirements(suite, fault):
+    run = suite(f"fault={fault}", "--sse-strict")
+    assert run.failed == FAULTS[fault].trips, run.output
+    assert run.ret == 1
+    assert "DOES NOT CONFORM" in run.output
+
+
+def test_stall_costs_one_timeout_not_one_per_check(suite):
+    # 22 checks each waiting 0.5 s would take 11 s; one shared capture takes about 0.5 s.
+    started = time.monotonic()
+    run = suite("fault=stall-mid")
+    elapsed = time.monotonic() - started
+    assert run.failed == {"DELIVERY-IDLE"}
+    assert elapsed < 0.5 * len(REGISTRY) / 2, f"{elapsed:.1f} s"
+    assert "no byte for 0.5 s after event 1" in run.output
+
+
+def test_blocked_checks_name_their_cause(suite):
+    run = suite("fault=content-type-json", "-rs")
+    assert run.outcomes["PAYLOAD-JSON"] == "skipped"
+    assert "not judged: HTTP-CONTENT-TYPE failed (media type application/json)" in run.output
+
+
+def test_failure_message_names_expected_received_and_where(suite):
+    run = suite("fault=invalid-json")
+    out = run.output
+    assert "PAYLOAD-JSON [MUST]" in out
+    assert "expected: a JSON value" in out
+    assert "where:    event 1, byte " in out
+    assert "bytes:" in out
+
+
+def test_unreachable_target_fails_once_with_its_cause(pytester, reference):
+    from tests.conftest import run_suite
+
+    # A port nothing listens on: bind one, note it, close it.
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    run = run_suite(pytester, f"http://127.0.0.1:{port}/chat/stream", "--sse-timeout", "2")
+    assert run.ret == 1
+    assert run.failed == {"HTTP-STATUS"}
+    assert "no response: ConnectError" in run.output
+    assert "could not reach the target" in run.output

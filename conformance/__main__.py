@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from . import REGISTRY
+from ._catalogue import requirements
 
 
 def requirements_table() -> str:
     rows = ["| ID | level | requirement | source |", "| --- | --- | --- | --- |"]
-    for cls in REGISTRY.values():
-        r = cls.requirement
+    for r in requirements():
         source = f"[{r.source}]({r.url})" if r.url else r.source
         rows.append(f"| `{r.id}` | {r.level.value} | {r.title} | {source} |")
     return "\n".join(rows)

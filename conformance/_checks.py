@@ -196,6 +196,10 @@ class FrameTerminated(Rule):
         if t.ending.kind in CUT_BY:
             self.block(CUT_BY[t.ending.kind], t.ending.detail)
             return
+        if t.ending.kind not in (EndKind.CLOSED, EndKind.GRACE_EXPIRED):
+            # The connection broke or the client left: an unfinished event says nothing here.
+            self.not_applicable = f"the stream did not end normally: {t.ending.detail}"
+            return
         u = t.unterminated
         if u is None:
             return

@@ -59,6 +59,7 @@ class EndKind(str, enum.Enum):
     LIMIT = "limit"  # a line, event or body limit was hit
     NO_RESPONSE = "no-response"  # no status line and headers: refused, DNS, TLS, timeout
     READ_ERROR = "read-error"  # the connection broke mid-body
+    DROPPED = "dropped"  # the client went away on purpose (a lifecycle probe)
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ._model import EndKind, Level, Requirement, Violation
 from ._profile import Profile
 from ._transcript import Chunk, Evidence, Limits, Transcript
 
-__all__ = ["Rule", "REGISTRY", "rule", "Outcome", "Verdict", "judge"]
+__all__ = ["Findings", "Rule", "REGISTRY", "rule", "Outcome", "Verdict", "judge"]
 
 VIOLATIONS_KEPT = 5  # per rule; the rest are counted
 
@@ -35,6 +35,7 @@ class Verdict:
     violations: list[Violation] = field(default_factory=list)
     count: int = 0  # violations found, kept or not
     reason: str = ""  # why blocked or not applicable
+    notes: list[str] = field(default_factory=list)  # facts worth reporting, pass or fail
 
 
 REGISTRY: dict[str, type[Rule]] = {}
@@ -49,20 +50,52 @@ def rule(cls: type[Rule]) -> type[Rule]:
     return cls
 
 
-class Rule:
+class Findings:
+    """The violations of one requirement, bounded, and what became of it."""
+
+    def __init__(self, requirement: Requirement) -> None:
+        self.requirement = requirement
+        self.violations: list[Violation] = []
+        self.count = 0
+        self.blocked: tuple[str, str] | None = None  # (requirement ID, reason)
+        self.not_applicable: str | None = None
+        self.notes: list[str] = []  # facts worth reporting even when it passes
+
+    def add(self, violation: Violation) -> None:
+        self.count += 1
+        if self.count <= VIOLATIONS_KEPT:
+            self.violations.append(violation)
+
+    def fail(self, message: str, *, expected: str = "", received: str = "", **where: Any) -> None:
+        self.add(Violation(self.requirement.id, message, expected=expected, received=received, **where))
+
+    def block(self, requirement_id: str, reason: str) -> None:
+        self.blocked = (requirement_id, reason)
+
+    def verdict(self) -> Verdict:
+        if self.count:
+            return Verdict(self.requirement, Outcome.FAILED, self.violations, self.count, notes=self.notes)
+        if self.blocked:
+            rid, reason = self.blocked
+            return Verdict(self.requirement, Outcome.BLOCKED, reason=f"not judged: {rid} failed ({reason})")
+        if self.not_applicable:
+            return Verdict(self.requirement, Outcome.NOT_APPLICABLE, reason=self.not_applicable)
+        return Verdict(self.requirement, Outcome.PASSED, notes=self.notes)
+
+
+class Rule(Findings):
+    """A check of one exchange: sees each event as it arrives, then the transcript."""
+
     requirement: ClassVar[Requirement]
     # Rules about the event stream are blocked when the response is not one (no response,
     # a status other than 200, another media type): one root cause, one failure.
     needs_stream: ClassVar[bool] = True
 
     def __init__(self, profile: Profile, limits: Limits, evidence: Evidence) -> None:
+        super().__init__(type(self).requirement)
         self.profile = profile
         self.limits = limits
         self.evidence = evidence
-        self.violations: list[Violation] = []
-        self.count = 0
-        self.blocked: tuple[str, str] | None = None  # (requirement ID, reason)
-        self.not_applicable: str | None = None
         self.start()
 
     def start(self) -> None:
@@ -85,42 +118,23 @@ class Rule:
         event: int | None = None,
         time: float | None = None,
     ) -> None:
-        self.count += 1
-        if self.count > VIOLATIONS_KEPT:
-            return
         excerpt, excerpt_offset = b"", None
-        if offset is not None:
+        if offset is not None and self.count < VIOLATIONS_KEPT:
             excerpt_offset, excerpt = self.evidence.around(offset, end)
-        self.violations.append(
-            Violation(
-                self.requirement.id,
-                message,
-                expected=expected,
-                received=received,
-                offset=offset,
-                event=event,
-                time=time,
-                excerpt=excerpt,
-                excerpt_offset=excerpt_offset,
-            )
+        super().fail(
+            message,
+            expected=expected,
+            received=received,
+            offset=offset,
+            event=event,
+            time=time,
+            excerpt=excerpt,
+            excerpt_offset=excerpt_offset,
         )
 
     def fail_at(self, chunk: Chunk, message: str, **kw: str) -> None:
         ev = chunk.event
         self.fail(message, offset=ev.offset, end=ev.end, event=ev.index, time=ev.time, **kw)
-
-    def block(self, requirement_id: str, reason: str) -> None:
-        self.blocked = (requirement_id, reason)
-
-    def verdict(self) -> Verdict:
-        if self.count:
-            return Verdict(self.requirement, Outcome.FAILED, self.violations, self.count)
-        if self.blocked:
-            rid, reason = self.blocked
-            return Verdict(self.requirement, Outcome.BLOCKED, reason=f"not judged: {rid} failed ({reason})")
-        if self.not_applicable:
-            return Verdict(self.requirement, Outcome.NOT_APPLICABLE, reason=self.not_applicable)
-        return Verdict(self.requirement, Outcome.PASSED)
 
 
 # How the suite, not the server, cut a read short, and which requirement says so.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,12 @@ OPTIONS = [
     Option("sse-done-grace", "how long the response may stay open after the terminator, in seconds (default 2)",
            metavar="SECONDS"),
     Option("sse-strict", "SHOULD-level violations fail the run too (default: reported as warnings)", kind="bool"),
+    Option("sse-examples", "how many requests to draw from the request schema, each checked as a stream "
+           "(default 10; 0 turns it off)", metavar="N"),
+    Option("sse-seed", "seed for the drawn requests (default: random, printed in the header)", metavar="N"),
+    Option("sse-concurrency", "how many streams to open at once (default 4; 0 turns it off)", metavar="N"),
+    Option("sse-disconnects", "how many times a client drops a stream after its first event before the next "
+           "request must still stream normally (default 20; 0 turns it off)", metavar="N"),
     Option("sse-max-line", "longest line accepted, e.g. 1MiB (default)", metavar="SIZE"),
     Option("sse-max-event", "largest event accepted, e.g. 8MiB (default)", metavar="SIZE"),
     Option("sse-max-body", "largest body read, e.g. 64MiB (default)", metavar="SIZE"),
@@ -80,6 +87,10 @@ class Settings:
     request_file: Path | None = None
     strict: bool = False
     limits: Limits = field(default_factory=Limits)
+    examples: int = 10
+    seed: int = 0
+    concurrency: int = 4
+    disconnects: int = 20
 
     @property
     def is_reference(self) -> bool:
@@ -151,6 +162,16 @@ def _headers(lines: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _count(raw: str) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+    if value < 0:
+        raise ValueError("expected zero or more")
+    return value
+
+
 def _target(raw: str) -> str:
     raw = str(raw).strip()
     if raw == REFERENCE or raw.startswith(REFERENCE + "?"):
@@ -178,6 +199,7 @@ def read_settings(config: pytest.Config) -> Settings | None:
     target = _get(config, "target", _target, None)
     if target is None:
         return None
+    seed = _get(config, "sse-seed", _count, None)
     defaults = Limits()
     limits = Limits(
         timeout=_get(config, "sse-timeout", _seconds, defaults.timeout),
@@ -194,4 +216,8 @@ def read_settings(config: pytest.Config) -> Settings | None:
         request_file=_get(config, "sse-request", _request_file, None),
         strict=bool(_get(config, "sse-strict", bool, False)),
         limits=limits,
+        examples=_get(config, "sse-examples", _count, 10),
+        seed=random.randrange(1 << 32) if seed is None else seed,
+        concurrency=_get(config, "sse-concurrency", _count, 4),
+        disconnects=_get(config, "sse-disconnects", _count, 20),
     )

@@ -29,7 +29,13 @@ HEAD_BYTES = 1024
 WINDOW_BYTES = 16 * 1024  # recent bytes kept for excerpts around a violation
 EXCERPT_BEFORE = 48
 EXCERPT_AFTER = 208
-ARRIVALS_KEPT = 4096  # event arrival times kept; past that, every other one is dropped
+ARRIVALS_KEPT = 4096
+# Sent unless the request names the header itself (a probe may send another Content-Type).
+DEFAULT_HEADERS = (
+    ("Content-Type", "application/json"),
+    ("Accept", "text/event-stream"),
+    ("Cache-Control", "no-cache"),
+)  # event arrival times kept; past that, every other one is dropped
 
 
 @dataclass(frozen=True)
@@ -250,18 +256,16 @@ async def capture(
     limits: Limits,
     observers: Iterable[Observer] = (),
     evidence: Evidence | None = None,
+    drop_after_events: int | None = None,
 ) -> Transcript:
     """Make one exchange and record it. Never raises for anything the target does.
 
     Observers see each event as it is parsed; ``evidence`` (the body's head and recent
-    bytes) is where they cut their excerpts from.
+    bytes) is where they cut their excerpts from. With ``drop_after_events``, the client
+    closes the connection once that many events have arrived, as a client that goes away.
     """
-    headers = [
-        ("Content-Type", "application/json"),
-        ("Accept", "text/event-stream"),
-        ("Cache-Control", "no-cache"),
-    ]
-    headers += list(request.headers)
+    given = {name.lower() for name, _ in request.headers}
+    headers = [(k, v) for k, v in DEFAULT_HEADERS if k.lower() not in given] + list(request.headers)
     t0 = time.perf_counter()
     deadline = t0 + limits.stream_timeout
     t = Transcript(request=request, ending=Ending(EndKind.CLOSED, "", 0.0, 0))
@@ -283,14 +287,16 @@ async def capture(
     t.http_version = response.http_version
     t.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
     try:
-        t.ending = await _read_body(response, rec, limits, t0, deadline)
+        t.ending = await _read_body(response, rec, limits, t0, deadline, drop_after_events)
     finally:
         await response.aclose()
         rec.finish()
     return t
 
 
-async def _read_body(response: httpx.Response, rec: _Recorder, limits: Limits, t0: float, deadline: float) -> Ending:
+async def _read_body(
+    response: httpx.Response, rec: _Recorder, limits: Limits, t0: float, deadline: float, drop_after: int | None
+) -> Ending:
     t = rec.t
     pieces = response.aiter_bytes()
     grace_deadline: float | None = None
@@ -318,6 +324,8 @@ async def _read_body(response: httpx.Response, rec: _Recorder, limits: Limits, t
         rec.piece(piece, now)
         if rec.parser.exceeded is not None:
             return Ending(EndKind.LIMIT, str(rec.parser.exceeded), now, rec.evidence.size)
+        if drop_after is not None and t.events >= drop_after:
+            return Ending(EndKind.DROPPED, f"the client went away after {t.events} events", now, rec.evidence.size)
         if grace_deadline is None and t.terminator_at is not None:
             grace_deadline = t0 + t.terminator_at + limits.done_grace
 

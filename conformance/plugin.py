@@ -17,7 +17,9 @@ from ._model import Level, Requirement
 from ._profile import Profile, ProfileError, load_profile
 from ._redact import Redactor, redact_url
 from ._render import render_verdict
-from ._rules import REGISTRY, Outcome, Verdict
+from ._catalogue import requirements
+from ._probes import Probe, ProbeContext, probe_for
+from ._rules import Outcome, Verdict
 from ._settings import Settings, add_options, read_settings
 from ._suite import Canonical, run_canonical
 
@@ -61,6 +63,7 @@ class Suite:
         self.server: Any = None
         self._canonical: Canonical | None = None
         self._failure: Exception | None = None
+        self._probe_verdicts: dict[type[Probe], dict[str, Verdict]] = {}
         if settings.is_reference:
             from reference_server import ServerThread  # imported only when asked for
 
@@ -85,7 +88,15 @@ class Suite:
         return self._canonical
 
     def verdict(self, requirement_id: str) -> Verdict:
-        return self.canonical().verdicts[requirement_id]
+        canonical = self.canonical()
+        if requirement_id in canonical.verdicts:
+            return canonical.verdicts[requirement_id]
+        cls = probe_for(requirement_id)
+        assert cls is not None, requirement_id
+        if cls not in self._probe_verdicts:  # one probe run serves all its requirements
+            ctx = ProbeContext(self.url, self.settings, self.profile, canonical)
+            self._probe_verdicts[cls] = cls(ctx).verdicts()
+        return self._probe_verdicts[cls][requirement_id]
 
     @property
     def shown_target(self) -> str:
@@ -100,6 +111,8 @@ class Suite:
             f"sse-conformance {__version__}: target {self.shown_target}",
             f"  profile {self.profile.name}; timeout {lim.timeout:g} s; stream timeout {lim.stream_timeout:g} s; "
             f"done grace {lim.done_grace:g} s; strict {'on' if s.strict else 'off'}",
+            f"  own requests: {s.examples} drawn (seed {s.seed}; --sse-seed {s.seed} reproduces), "
+            f"{s.concurrency} at once, {s.disconnects} dropped",
         ]
         if s.headers:
             lines.append("  extra headers: " + ", ".join(f"{name}: <redacted>" for name, _ in s.headers))
@@ -117,7 +130,7 @@ class Suite:
         if self._canonical is None:
             return
         t = self._canonical.transcript
-        verdicts = self._canonical.verdicts.values()
+        verdicts = [*self._canonical.verdicts.values(), *(v for p in self._probe_verdicts.values() for v in p.values())]
         failed = {lvl: sum(1 for v in verdicts if v.outcome is Outcome.FAILED and v.requirement.level is lvl)
                   for lvl in Level}
         judged = {lvl: sum(1 for v in verdicts if v.outcome in (Outcome.PASSED, Outcome.FAILED)
@@ -136,6 +149,9 @@ class Suite:
                           f"ended: {self.redact(t.ending.detail)} at {t.ending.time:.3f} s")
         else:
             tr.write_line(f"exchange could not reach the target: {self.redact(t.ending.detail)}")
+        for v in verdicts:
+            for note in v.notes:
+                tr.write_line(f"{v.requirement.id}: {self.redact(note)}")
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.server is not None:
@@ -146,8 +162,8 @@ class Suite:
 class SuiteCollector(pytest.Collector):
     def collect(self) -> list[pytest.Item]:
         suite = self.config.stash[SUITE_KEY]
-        return [RequirementItem.from_parent(self, name=rid, requirement=cls.requirement, suite=suite)
-                for rid, cls in REGISTRY.items()]
+        return [RequirementItem.from_parent(self, name=req.id, requirement=req, suite=suite)
+                for req in requirements()]
 
 
 class RequirementItem(pytest.Item):

@@ -10,19 +10,22 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from dataclasses import dataclass
+from functools import partial
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from conformance import load_profile
 
 from .faults import FAULTS, STALL_SECONDS
+from .handling import Handling
 from .plan import Plan
 
 __all__ = ["create_app", "ANSWER"]
@@ -42,8 +45,24 @@ def _pieces(text: str, n: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def error(status: int, message: str, kind: str = "invalid_request", headers: dict[str, str] | None = None) -> Response:
+def error(
+    status: int,
+    message: str,
+    kind: str = "invalid_request",
+    headers: dict[str, str] | None = None,
+    as_json: bool = True,
+) -> Response:
+    if not as_json:
+        return PlainTextResponse(f"Error: {message}", status_code=status, headers=headers)
     return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status, headers=headers)
+
+
+@dataclass
+class ServerState:
+    """What the server shares across requests: streams in flight, and whether a client dropped one."""
+
+    in_flight: int = 0
+    dropped: bool = False
 
 
 def simple_plan(body: dict[str, Any], response_id: str, n_chunks: int) -> Plan:
@@ -60,8 +79,11 @@ DIALECTS: dict[str, tuple[str, Callable[[dict[str, Any], str, int], Plan]]] = {
 class PlanResponse(Response):
     """Writes a plan to the client, stopping as soon as the client goes away."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, state: ServerState, mark_drops: bool = False) -> None:
         self.plan = plan
+        self.state = state
+        self.mark_drops = mark_drops
+        self.complete = False  # set before the last message, so a close after it is no drop
         self.status_code = plan.status
         self.background = None
         self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in plan.headers.items()]
@@ -72,13 +94,18 @@ class PlanResponse(Response):
             async def watch() -> None:
                 while (await receive())["type"] != "http.disconnect":
                     pass
+                if self.mark_drops and not self.complete:
+                    self.state.dropped = True
                 tg.cancel_scope.cancel()  # the client left: stop generating
 
             tg.start_soon(watch)
+            self.state.in_flight += 1
             try:
                 await self._write(send)
             except OSError:
                 pass  # the client left mid-write
+            finally:
+                self.state.in_flight -= 1
             tg.cancel_scope.cancel()
 
     async def _write(self, send: Send) -> None:
@@ -91,6 +118,8 @@ class PlanResponse(Response):
             await send({"type": "http.response.body", "body": data, "more_body": True})
 
         frames = plan.frames()
+        if plan.omit_done_if_concurrent and plan.terminator is not None and self.state.in_flight > 1:
+            frames = frames[:-1]  # the terminator is the last frame of an unedited plan
         if plan.write == "once":
             await anyio.sleep(plan.delay * len(frames))
             await body(b"".join(frames))
@@ -116,6 +145,7 @@ class PlanResponse(Response):
             await anyio.sleep(plan.stall_for)
         if plan.linger:
             await anyio.sleep(plan.linger)
+        self.complete = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -123,35 +153,58 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
     """The reference server app. ``delay`` is the default pause between events, in seconds."""
     profiles = {name: load_profile(name) for name, _ in DIALECTS.values()}
 
+    state = ServerState()
+
     async def stream(request: Request) -> Response:
         profile_name, make_plan = DIALECTS[request.url.path]
-        if request.method != "POST":
-            return error(405, f"use POST for {request.url.path}", headers={"Allow": "POST"})
+        profile = profiles[profile_name]
         names = [n for n in request.query_params.get("fault", "").split(",") if n]
         unknown = [n for n in names if n not in FAULTS]
         if unknown:
             return error(400, f"unknown fault {unknown[0]!r}; GET /faults lists them", "unknown_fault")
+        faults = [FAULTS[n] for n in names]
+        handling = Handling()
+        for fault in faults:
+            if fault.stage == "request":
+                fault.apply(handling)
+        fail = partial(error, as_json=handling.error_json)
+        if handling.fail_after_drop and state.dropped:
+            state.dropped = False
+            return fail(500, "internal error after a client went away", "server_error")
+        if request.method not in handling.methods:
+            allow = {"Allow": ", ".join(handling.methods)} if handling.allow_header else None
+            return fail(405, f"use {' or '.join(handling.methods)} for {request.url.path}", headers=allow)
         try:
             pause = float(request.query_params.get("delay", delay * 1000)) / 1000
             n_chunks = min(int(request.query_params.get("chunks", chunks)), MAX_CHUNKS)
         except ValueError:
-            return error(400, "delay and chunks must be numbers", "invalid_query")
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return error(400, "the request body is not JSON")
-        profile = profiles[profile_name]
-        if not isinstance(body, dict):
-            return error(400, "the request body must be a JSON object")
+            return fail(400, "delay and chunks must be numbers", "invalid_query")
+        body: Any = profile.example
+        if request.method != "GET":
+            media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if handling.require_json_content_type and media_type != "application/json":
+                return fail(415, "send the request as Content-Type: application/json", "unsupported_media_type")
+            try:
+                body = json.loads(await request.body())
+                if not isinstance(body, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                if handling.reject_bad_json:
+                    return fail(handling.bad_json_status, "the request body must be a JSON object")
+                body = profile.example
         problem = next(iter(profile.request_validator.iter_errors(body)), None)
+        if problem is not None and handling.validate_schema:
+            return fail(400, f"the request does not match the {profile_name} schema at {problem.json_path}: "
+                        f"{problem.message}")
         if problem is not None:
-            return error(400, f"the request does not match the {profile_name} schema at {problem.json_path}: "
-                         f"{problem.message}")
-        plan = make_plan(body, f"msg_{uuid.uuid4().hex[:12]}", max(n_chunks, 1))
+            body = profile.example
+        plan = make_plan(body, handling.response_id or f"msg_{uuid.uuid4().hex[:12]}", max(n_chunks, 1))
         plan.delay = max(pause, 0.0)
-        for name in names:
-            FAULTS[name].apply(plan)
-        return PlanResponse(plan)
+        plan.request = body
+        for fault in faults:
+            if fault.stage == "response":
+                fault.apply(plan)
+        return PlanResponse(plan, state, mark_drops=handling.fail_after_drop)
 
     async def faults(request: Request) -> Response:
         return JSONResponse([f.describe() for f in FAULTS.values()])

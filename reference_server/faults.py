@@ -8,9 +8,12 @@ the self-tests run the suite against every one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from .handling import Handling
 from .plan import Frames, Plan
 
 __all__ = ["Fault", "FAULTS", "STALL_SECONDS"]
@@ -25,7 +28,8 @@ class Fault:
     name: str
     breaks: str  # what it does, in one sentence
     trips: frozenset[str]  # the requirement IDs the suite must fail; empty for a benign variant
-    apply: Callable[[Plan], None]
+    apply: Callable[[Any], None]  # edits the Plan, or for stage "request" the Handling
+    stage: str = "response"  # "request": applied before the request is validated
 
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "breaks": self.breaks, "trips": sorted(self.trips), "benign": not self.trips}
@@ -34,11 +38,11 @@ class Fault:
 FAULTS: dict[str, Fault] = {}
 
 
-def fault(name: str, breaks: str, *trips: str) -> Callable[[Callable[[Plan], None]], Callable[[Plan], None]]:
-    def register(apply: Callable[[Plan], None]) -> Callable[[Plan], None]:
+def fault(name: str, breaks: str, *trips: str, stage: str = "response") -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+    def register(apply: Callable[[Any], None]) -> Callable[[Any], None]:
         if name in FAULTS:
             raise ValueError(f"fault {name} registered twice")
-        FAULTS[name] = Fault(name, breaks, frozenset(trips), apply)
+        FAULTS[name] = Fault(name, breaks, frozenset(trips), apply, stage)
         return apply
 
     return register
@@ -89,3 +93,65 @@ def _invalid_json(plan: Plan) -> None:
 def _stall_mid(plan: Plan) -> None:
     plan.stall_after = 2
     plan.stall_for = STALL_SECONDS
+
+
+# -- requests and lifecycle: faults in how requests are handled ------------------------
+
+
+@fault("accept-not-json", "streams an answer to a body that is not a JSON object", "REQUEST-NOT-JSON-4XX",
+       stage="request")
+def _accept_not_json(handling: Handling) -> None:
+    handling.reject_bad_json = False
+
+
+@fault("500-on-bad-json", "answers a body that is not JSON with 500", "REQUEST-BAD-NO-5XX", stage="request")
+def _500_on_bad_json(handling: Handling) -> None:
+    handling.bad_json_status = 500
+
+
+@fault("lenient-schema", "streams an answer to a request that breaks the request schema", "REQUEST-SCHEMA-4XX",
+       stage="request")
+def _lenient_schema(handling: Handling) -> None:
+    handling.validate_schema = False
+
+
+@fault("any-content-type", "accepts a JSON body sent as text/plain", "REQUEST-SCHEMA-4XX", stage="request")
+def _any_content_type(handling: Handling) -> None:
+    handling.require_json_content_type = False
+
+
+@fault("error-not-json", "sends error bodies as plain text", "REQUEST-ERROR-BODY", stage="request")
+def _error_not_json(handling: Handling) -> None:
+    handling.error_json = False
+
+
+@fault("get-streams", "streams an answer to GET as to POST", "REQUEST-METHOD-405", stage="request")
+def _get_streams(handling: Handling) -> None:
+    handling.methods = ("GET", "POST")
+
+
+@fault("405-no-allow", "refuses other methods with 405 but no Allow header", "REQUEST-METHOD-405", stage="request")
+def _405_no_allow(handling: Handling) -> None:
+    handling.allow_header = False
+
+
+@fault("break-after-drop", "answers the request after a dropped stream with 500", "LIFECYCLE-DISCONNECT",
+       stage="request")
+def _break_after_drop(handling: Handling) -> None:
+    handling.fail_after_drop = True
+
+
+@fault("shared-id", "gives every response the same chunk id", "LIFECYCLE-CONCURRENT-IDS", stage="request")
+def _shared_id(handling: Handling) -> None:
+    handling.response_id = "msg_shared"
+
+
+@fault("concurrent-drops-done", "omits the terminator while other streams are in flight", "LIFECYCLE-CONCURRENT")
+def _concurrent_drops_done(plan: Plan) -> None:
+    plan.omit_done_if_concurrent = True
+
+
+@fault("non-ascii-request", "drops the terminator when the request holds a non-ASCII character", "REQUEST-ANY-VALID")
+def _non_ascii_request(plan: Plan) -> None:
+    if not json.dumps(plan.request, ensure_ascii=False).isascii():
+        plan.terminator = None

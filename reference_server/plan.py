@@ -21,6 +21,7 @@ Frames = list[bytes]
 @dataclass
 class Plan:
     chunks: list[dict[str, Any]]  # the JSON payloads, in order
+    request: dict[str, Any] = field(default_factory=dict)  # the request body this plan answers
     terminator: str | None = "[DONE]"
     sep: str = "\n"  # line separator of the encoder
     status: int = 200
@@ -38,6 +39,7 @@ class Plan:
     stall_for: float = 0.0
     linger: float = 0.0  # the response stays open this long after the last frame
     endless: bool = False  # keep sending chunks until the client leaves (or the cap)
+    omit_done_if_concurrent: bool = False  # no terminator while other streams are in flight
     edits: list[Callable[[Frames], Frames]] = field(default_factory=list)  # byte-level changes, in order
 
     def encode_chunk(self, chunk: dict[str, Any]) -> bytes:

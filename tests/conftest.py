@@ -13,7 +13,11 @@ import pytest
 from reference_server import ServerThread
 
 # Small timeouts keep the stall faults quick; each names the figure it is checked against.
-FAST = ["--sse-timeout", "0.5", "--sse-done-grace", "0.5", "--sse-stream-timeout", "5"]
+# Few own requests keep each run short; the defaults are exercised in test_probes.py.
+FAST = [
+    "--sse-timeout", "0.5", "--sse-done-grace", "0.5", "--sse-stream-timeout", "5",
+    "--sse-examples", "3", "--sse-disconnects", "3", "--sse-concurrency", "2", "--sse-seed", "1",
+]
 
 
 @pytest.fixture(scope="session")

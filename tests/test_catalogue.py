@@ -7,16 +7,20 @@ from pathlib import Path
 
 from conformance import REGISTRY, Level
 from conformance.__main__ import requirements_table
+from conformance._catalogue import requirements
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def test_ids_are_area_name_and_match_their_rule():
+def test_ids_are_area_name_and_unique():
+    ids = [r.id for r in requirements()]
+    assert len(ids) == len(set(ids))
+    for req in requirements():
+        assert re.fullmatch(r"(HTTP|FRAME|PAYLOAD|DONE|DELIVERY|REQUEST|LIFECYCLE)(-[A-Z0-9]+)+", req.id), req.id
+        assert req.level in Level
+        assert req.title and req.source
     for rid, cls in REGISTRY.items():
-        assert re.fullmatch(r"(HTTP|FRAME|PAYLOAD|DONE|DELIVERY)(-[A-Z0-9]+)+", rid), rid
         assert cls.requirement.id == rid
-        assert cls.requirement.level in Level
-        assert cls.requirement.title and cls.requirement.source
 
 
 def test_readme_lists_the_catalogue_as_generated():

@@ -1,0 +1,80 @@
+"""Checks that make their own exchanges: drawn requests, bad requests, dropped streams,
+streams at once. Each fault of the request stage fails exactly its requirements."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from reference_server import FAULTS
+
+OWN_REQUEST_FAULTS = [
+    "accept-not-json",
+    "500-on-bad-json",
+    "lenient-schema",
+    "any-content-type",
+    "error-not-json",
+    "get-streams",
+    "405-no-allow",
+    "break-after-drop",
+    "shared-id",
+    "concurrent-drops-done",
+    "non-ascii-request",
+]
+
+
+@pytest.mark.parametrize("fault", OWN_REQUEST_FAULTS)
+def test_own_request_fault_fails_exactly_its_requirements(suite, fault):
+    # Ten drawn requests find a non-ASCII one for that fault; three do for the rest.
+    examples = "10" if fault == "non-ascii-request" else "3"
+    run = suite(f"fault={fault}", "--sse-strict", "--sse-examples", examples)
+    assert run.failed == FAULTS[fault].trips, run.output
+
+
+def test_failing_drawn_request_is_shown_shrunk_with_the_seed(suite):
+    run = suite("fault=non-ascii-request", "--sse-examples", "10", "--sse-seed", "7")
+    assert run.failed == {"REQUEST-ANY-VALID"}
+    match = re.search(r"smallest failing request (\{.*?\}) \(reproduce with --sse-seed 7\)", run.output)
+    assert match, run.output
+    # Shrunk: only what the schema requires, and a one-character non-ASCII prompt.
+    shrunk = match.group(1)
+    assert shrunk.startswith('{"prompt": "') and shrunk.endswith('", "stream": true}'), shrunk
+    assert len(shrunk) <= len('{"prompt": "X", "stream": true}') + 2, shrunk
+    assert "DONE-PRESENT" in run.output
+
+
+def test_the_seed_reproduces_the_same_requests(suite):
+    first = suite("fault=non-ascii-request", "--sse-examples", "10", "--sse-seed", "7")
+    again = suite("fault=non-ascii-request", "--sse-examples", "10", "--sse-seed", "7")
+    pick = re.compile(r"smallest failing request (\{.*?\})")
+    assert pick.search(first.output).group(1) == pick.search(again.output).group(1)
+    assert "seed 7; --sse-seed 7 reproduces" in first.output
+
+
+def test_own_requests_wait_for_a_conforming_canonical_exchange(suite):
+    run = suite("fault=no-done", "-rs")
+    assert run.failed == {"DONE-PRESENT"}
+    for rid in ("REQUEST-ANY-VALID", "LIFECYCLE-DISCONNECT", "LIFECYCLE-CONCURRENT"):
+        assert run.outcomes[rid] == "skipped"
+    assert "not judged: DONE-PRESENT failed (the canonical request already fails; fix that first)" in run.output
+    # Refusing bad requests does not depend on the stream: still judged.
+    assert run.outcomes["REQUEST-NOT-JSON-4XX"] == "passed"
+
+
+def test_counts_of_zero_turn_probes_off(suite):
+    run = suite("", "--sse-examples", "0", "--sse-disconnects", "0", "--sse-concurrency", "0", "-rs")
+    assert run.ret == 0
+    for rid in ("REQUEST-ANY-VALID", "LIFECYCLE-DISCONNECT", "LIFECYCLE-CONCURRENT", "LIFECYCLE-CONCURRENT-IDS"):
+        assert run.outcomes[rid] == "skipped"
+    assert "turned off with --sse-concurrency 0" in run.output
+
+
+def test_defaults_pass_and_report_timing_of_streams_at_once(pytester, reference):
+    from tests.conftest import run_suite
+
+    run = run_suite(pytester, reference.url("/chat/stream"), "--sse-concurrency", "8")
+    assert run.ret == 0, run.output
+    assert "REQUEST-ANY-VALID: 10 requests drawn from the request schema" in run.output
+    assert "LIFECYCLE-DISCONNECT: 20 streams dropped after their first event" in run.output
+    assert re.search(r"LIFECYCLE-CONCURRENT: 8 streams at once: first event after \d+ ms", run.output)

@@ -149,6 +149,7 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
                          f"{problem.message}")
         plan = make_plan(body, f"msg_{uuid.uuid4().hex[:12]}", max(n_chunks, 1))
         plan.delay = max(pause, 0.0)
+        plan.request_headers = dict(request.headers)
         for name in names:
             FAULTS[name].apply(plan)
         return PlanResponse(plan)

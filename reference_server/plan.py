@@ -39,6 +39,7 @@ class Plan:
     linger: float = 0.0  # the response stays open this long after the last frame
     endless: bool = False  # keep sending chunks until the client leaves (or the cap)
     edits: list[Callable[[Frames], Frames]] = field(default_factory=list)  # byte-level changes, in order
+    request_headers: dict[str, str] = field(default_factory=dict)  # as received, for faults that echo them
 
     def encode_chunk(self, chunk: dict[str, Any]) -> bytes:
         return encode_event(json.dumps(chunk, ensure_ascii=False), sep=self.sep)

@@ -58,8 +58,12 @@ def banner(doc: Doc | None, target: str) -> str:
         else "default strictness: a MUST requirement not met fails the run; SHOULD ones are warnings"
     )
     shown = doc["target"]["url"] + (" (reference server)" if doc["target"]["reference_server"] else "")
-    facts = [("target", shown), ("profile", doc["profile"]), ("date", doc["date"]),
-             ("suite", f"{doc['suite']['name']} {doc['suite']['version']}")]
+    facts = [
+        ("target", shown),
+        ("profile", doc["profile"]),
+        ("date", doc["date"]),
+        ("suite", f"{doc['suite']['name']} {doc['suite']['version']}"),
+    ]
     counts = ["<tr><th>level</th>" + "".join(f"<th>{esc(RESULT_WORDS[r.value])}</th>" for r in Result) + "</tr>"]
     for level in LEVELS:
         row = doc["summary"][level]
@@ -69,9 +73,7 @@ def banner(doc: Doc | None, target: str) -> str:
             + "</tr>"
         )
     not_met = [r for r in doc["requirements"] if r["result"] in ("failed", "warning")]
-    links = " ".join(
-        f'<a class="sse-{esc(r["result"])}" href="#{esc(r["id"])}">{esc(r["id"])}</a>' for r in not_met
-    )
+    links = " ".join(f'<a class="sse-{esc(r["result"])}" href="#{esc(r["id"])}">{esc(r["id"])}</a>' for r in not_met)
     return (
         f'<section class="sse-banner {"sse-conforms" if conforms else "sse-fails"}">'
         f'<p class="sse-verdict">{"CONFORMS" if conforms else "DOES NOT CONFORM"}</p>'
@@ -81,9 +83,7 @@ def banner(doc: Doc | None, target: str) -> str:
         + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts)
         + "</table>"
         f'<table class="sse-counts">{"".join(counts)}</table>'
-        "</div>"
-        + (f'<p class="sse-not-met">Not met: {links}</p>' if links else "")
-        + "</section>"
+        "</div>" + (f'<p class="sse-not-met">Not met: {links}</p>' if links else "") + "</section>"
     )
 
 
@@ -113,12 +113,16 @@ def timeline(timings: Doc) -> str:
     gap, gap_at = timings["gap_max"], timings["gap_max_at"]
     if gap and gap_at is not None:
         x0, x1 = x(gap_at), x(gap_at + gap)
-        parts.append(f'<rect x="{x0}" y="{TOP}" width="{max(x1 - x0, 1)}" height="{plot_h}" '
-                     f'fill="{COLORS["gap"]}" fill-opacity="0.18"><title>longest gap {esc(seconds(gap))}</title></rect>')
+        parts.append(
+            f'<rect x="{x0}" y="{TOP}" width="{max(x1 - x0, 1)}" height="{plot_h}" '
+            f'fill="{COLORS["gap"]}" fill-opacity="0.18"><title>longest gap {esc(seconds(gap))}</title></rect>'
+        )
     for key, name in (("headers", "headers"), ("first_event", "first"), ("terminator", "terminator")):
         if timings[key] is not None:
-            parts.append(f'<line x1="{x(timings[key])}" x2="{x(timings[key])}" y1="{TOP}" y2="{TOP + plot_h}" '
-                         f'stroke="{COLORS[name]}" stroke-width="2" stroke-dasharray="4 3"/>')
+            parts.append(
+                f'<line x1="{x(timings[key])}" x2="{x(timings[key])}" y1="{TOP}" y2="{TOP + plot_h}" '
+                f'stroke="{COLORS[name]}" stroke-width="2" stroke-dasharray="4 3"/>'
+            )
     if times:
         # A step line: the count jumps at each arrival; ticks along the axis show each one.
         steps = [f"M{x(times[0])},{y(0)}"]
@@ -145,9 +149,11 @@ def timeline(timings: Doc) -> str:
         '<figure class="sse-timeline">'
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
         'aria-label="Content events received over time">'
-        f'{"".join(parts)}</svg>'
+        f"{''.join(parts)}</svg>"
         '<figcaption><ul class="sse-legend">'
-        + "".join(f'<li><span class="sse-swatch" style="background:{COLORS[k]}"></span>{esc(v)}</li>' for k, v in legend)
+        + "".join(
+            f'<li><span class="sse-swatch" style="background:{COLORS[k]}"></span>{esc(v)}</li>' for k, v in legend
+        )
         + "</ul></figcaption></figure>"
     )
 
@@ -173,7 +179,7 @@ def latency_table(timings: Doc) -> str:
 def _headers(headers: Sequence[Doc]) -> str:
     if not headers:
         return '<p class="sse-empty">no headers</p>'
-    rows = "".join(f'<tr><th>{esc(h["name"])}</th><td>{esc(h["value"])}</td></tr>' for h in headers)
+    rows = "".join(f"<tr><th>{esc(h['name'])}</th><td>{esc(h['value'])}</td></tr>" for h in headers)
     return f'<table class="sse-headers">{rows}</table>'
 
 
@@ -184,14 +190,14 @@ def exchange(doc: Doc) -> str:
     if resp["status"] is None:
         status = '<p class="sse-empty">no response</p>'
     else:
-        status = f'<p><code>{esc(resp["http_version"])} {esc(resp["status"])} {esc(resp["reason"])}</code></p>'
+        status = f"<p><code>{esc(resp['http_version'])} {esc(resp['status'])} {esc(resp['reason'])}</code></p>"
     return (
         '<section class="sse-exchange">'
-        f'<div><h3>Request sent</h3><p><code>{esc(req["method"])} {esc(req["url"])}</code></p>'
+        f"<div><h3>Request sent</h3><p><code>{esc(req['method'])} {esc(req['url'])}</code></p>"
         f'{_headers(req["headers"])}<pre class="sse-body">{esc(req["body"])}</pre></div>'
         f"<div><h3>Response</h3>{status}{_headers(resp['headers'])}"
-        f'<p>{esc(resp["body_bytes"])} bytes, {esc(resp["events"])} events; ended ({esc(end["kind"])}): '
-        f'{esc(end["detail"])} at {esc(seconds(end["time"]))}</p></div>'
+        f"<p>{esc(resp['body_bytes'])} bytes, {esc(resp['events'])} events; ended ({esc(end['kind'])}): "
+        f"{esc(end['detail'])} at {esc(seconds(end['time']))}</p></div>"
         "</section>"
     )
 
@@ -199,7 +205,7 @@ def exchange(doc: Doc) -> str:
 def stream_section(doc: Doc) -> str:
     return (
         '<section class="sse-stream"><h2>The stream</h2><div class="sse-stream-body">'
-        f'{timeline(doc["timings"])}{latency_table(doc["timings"])}</div>{exchange(doc)}</section>'
+        f"{timeline(doc['timings'])}{latency_table(doc['timings'])}</div>{exchange(doc)}</section>"
     )
 
 
@@ -214,8 +220,10 @@ def filters(doc: Doc | None) -> str:
     by_result = {r.value: sum(doc["summary"][lvl][r.value] for lvl in LEVELS) for r in Result}
 
     def box(kind: str, value: str, label: str, n: int) -> str:
-        return (f'<label><input type="checkbox" id="sse-show-{kind}-{value}" checked{" disabled" if not n else ""}>'
-                f" {esc(label)} ({n})</label>")
+        return (
+            f'<label><input type="checkbox" id="sse-show-{kind}-{value}" checked{" disabled" if not n else ""}>'
+            f" {esc(label)} ({n})</label>"
+        )
 
     return (
         '<div class="sse-filters"><h2>Requirements</h2>'
@@ -223,7 +231,7 @@ def filters(doc: Doc | None) -> str:
         + "".join(box("level", lvl, lvl, by_level[lvl]) for lvl in LEVELS)
         + '</span><span class="sse-filter-group">result: '
         + "".join(box("result", r, RESULT_WORDS[r], by_result[r]) for r in by_result)
-        + "</span><span class=\"sse-hint\">click a row for its evidence</span></div>"
+        + '</span><span class="sse-hint">click a row for its evidence</span></div>'
     )
 
 
@@ -252,8 +260,13 @@ def table_row(cells: list[str], entry: Doc | None, fallback_id: str) -> list[str
     banner's ``#ID`` links land on it) and sorts on it."""
     kept = [c for c in cells if not _DROPPED_CELL.search(c)]
     if entry is None:
-        mine = [f'<td class="col-testId">{esc(fallback_id)}</td>', '<td class="col-level"></td>',
-                '<td class="col-title"></td>', '<td class="col-source col-links"></td>', '<td class="col-message"></td>']
+        mine = [
+            f'<td class="col-testId">{esc(fallback_id)}</td>',
+            '<td class="col-level"></td>',
+            '<td class="col-title"></td>',
+            '<td class="col-source col-links"></td>',
+            '<td class="col-message"></td>',
+        ]
         return kept[:1] + mine + kept[1:]
     source = esc(entry["source"])
     if entry["source_url"]:
@@ -328,9 +341,11 @@ def evidence(entry: Doc) -> str:
         facts = [(k, v[k]) for k in ("expected", "received", "where") if v[k]]
         item = f'<p class="sse-msg">{_raw(v["message"])}</p>'
         if facts:
-            item += '<table class="sse-facts">' + "".join(
-                f"<tr><th>{esc(k)}</th><td>{_raw(val)}</td></tr>" for k, val in facts
-            ) + "</table>"
+            item += (
+                '<table class="sse-facts">'
+                + "".join(f"<tr><th>{esc(k)}</th><td>{_raw(val)}</td></tr>" for k, val in facts)
+                + "</table>"
+            )
         if v["excerpt"]:
             item += _excerpt(v["excerpt"], v["offset"])
         items.append(f"<li>{item}</li>")
@@ -339,7 +354,7 @@ def evidence(entry: Doc) -> str:
     return (
         f'<div class="sse-evidence sse-{esc(entry["result"])}">'
         f'<p class="sse-evidence-title"><b>{esc(entry["id"])}</b> [{esc(entry["level"])}] {esc(entry["title"])}: '
-        f'{count} violation{"s" if count != 1 else ""}{more}</p><ol>{"".join(items)}</ol></div>'
+        f"{count} violation{'s' if count != 1 else ''}{more}</p><ol>{''.join(items)}</ol></div>"
     )
 
 

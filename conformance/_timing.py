@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 from dataclasses import dataclass
 
 from ._transcript import Transcript
@@ -58,7 +59,7 @@ def latency(t: Transcript) -> Latency:
     """
     times = t.arrivals
     stride = t.arrival_stride
-    gaps = [(b - a) / stride for a, b in zip(times, times[1:])]
+    gaps = [(b - a) / stride for a, b in pairwise(times)]
     rate = None
     if t.data_events >= 2 and t.first_data_at is not None and t.last_data_at is not None:
         span = t.last_data_at - t.first_data_at

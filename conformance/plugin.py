@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ class Suite:
             if self._failure is not None:
                 raise self._failure  # one internal error, not one per requirement
             try:
-                self._started = datetime.now(timezone.utc)
+                self._started = datetime.now(UTC)
                 self._canonical = run_canonical(self.url, self.settings, self.profile)
             except Exception as exc:
                 self._failure = exc

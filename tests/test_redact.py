@@ -18,7 +18,7 @@ def test_a_secret_is_replaced_whole_and_in_its_quoted_form():
 def test_a_secret_cut_short_by_a_preview_or_an_excerpt_is_replaced_too():
     redact = Redactor([SECRET])
     assert redact(f"'echo {SECRET[:12]}'...") == f"'echo {MARK}'..."  # a preview cut its end
-    assert redact(f"{SECRET[-10:]}\"}}") == f'{MARK}"}}'  # an excerpt cut its start
+    assert redact(f'{SECRET[-10:]}"}}') == f'{MARK}"}}'  # an excerpt cut its start
     assert redact(f"echo {SECRET[:5]}") == f"echo {SECRET[:5]}"  # too short to tell from text
 
 

@@ -175,7 +175,7 @@ def test_hostile_content_is_text_in_the_html_report(suite, pytester):
             assert tag != "a" or (attrs["href"] or "").startswith("https://"), fragment
         text += parsed.text
     assert HOSTILE_MARKUP in text  # the bytes around the failure, as text
-    assert '\'quoted\'␀⟨ff⟩"}␊' in text  # NUL and the invalid byte, as symbols
+    assert "'quoted'␀⟨ff⟩\"}␊" in text  # NUL and the invalid byte, as symbols
 
 
 def test_html_table_rows_match_its_header(suite, pytester):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._report import Result
+from ._report import Result, requirement_entry
 
 if TYPE_CHECKING:
     from .plugin import Suite
@@ -368,10 +368,11 @@ class HtmlReport:
         self.suite = suite
 
     def _entry(self, requirement_id: str) -> Doc | None:
-        doc = self.suite.document()
-        if doc is None:
+        """A requirement's report entry, once its verdict exists (None if the exchange failed)."""
+        suite = self.suite
+        if not suite.exchanged:
             return None
-        return next((r for r in doc["requirements"] if r["id"] == requirement_id), None)
+        return requirement_entry(suite.verdict(requirement_id), suite.settings.strict, suite.redact)
 
     def pytest_html_report_title(self, report: Any) -> None:
         report.title = "sse-conformance report"

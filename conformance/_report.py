@@ -26,7 +26,17 @@ from ._rules import Outcome, Verdict
 from ._timing import latency
 from ._transcript import Transcript
 
-__all__ = ["REPORT_FORMAT", "Result", "Tally", "RunInfo", "build_report", "write_report", "load_schema"]
+__all__ = [
+    "REPORT_FORMAT",
+    "Result",
+    "Tally",
+    "RunInfo",
+    "build_report",
+    "requirement_entry",
+    "result_of",
+    "write_report",
+    "load_schema",
+]
 
 REPORT_FORMAT = 1  # bumped when a field changes meaning or goes away; new fields do not bump it
 TIMELINE_POINTS = 1000  # arrival times kept in the report; longer streams are sampled evenly
@@ -106,13 +116,15 @@ def build_report(t: Transcript, verdicts: Sequence[Verdict], run: RunInfo, redac
         "strict": run.strict,
         "verdict": "conforms" if tally.conforms else "does-not-conform",
         "summary": {level.value: {r.value: tally.counts[level][r] for r in Result} for level in Level},
-        "requirements": [_requirement(v, run.strict, text) for v in verdicts],
+        "requirements": [requirement_entry(v, run.strict, redact) for v in verdicts],
         "exchange": _exchange(t, run, text),
         "timings": _timings(t),
     }
 
 
-def _requirement(v: Verdict, strict: bool, text: _Text) -> dict[str, Any]:
+def requirement_entry(v: Verdict, strict: bool, redact: Redactor) -> dict[str, Any]:
+    """One requirement's result and violations, as the report lists it."""
+    text = _Text(redact)
     req = v.requirement
     if v.outcome is Outcome.FAILED and v.violations:
         message = v.violations[0].message + (f" (and {v.count - 1} more)" if v.count > 1 else "")

@@ -81,7 +81,7 @@ class Suite:
         self._failure: Exception | None = None
         self._started: datetime | None = None
         self._document: dict[str, Any] | None = None
-        self.selected: list[str] | None = None  # requirement IDs left after deselection
+        self._judged: dict[str, Verdict] = {}  # the verdicts of the items that ran, in run order
         self._cleanup = ExitStack()
         if settings.is_reference:
             from reference_server import ServerThread  # imported only when asked for
@@ -113,10 +113,15 @@ class Suite:
     def verdict(self, requirement_id: str) -> Verdict:
         return self.canonical().verdicts[requirement_id]
 
-    def judged(self) -> list[Verdict]:
-        """The verdicts of the requirements the run selected (all, unless some were deselected)."""
-        verdicts = self.canonical().verdicts
-        return [verdicts[rid] for rid in self.selected] if self.selected is not None else [*verdicts.values()]
+    def judge(self, requirement_id: str) -> Verdict:
+        """The verdict of a requirement whose item runs: what the summary and the reports count."""
+        verdict = self._judged[requirement_id] = self.verdict(requirement_id)
+        return verdict
+
+    @property
+    def exchanged(self) -> bool:
+        """The canonical exchange was made (whatever the target did)."""
+        return self._canonical is not None
 
     @property
     def shown_target(self) -> str:
@@ -124,7 +129,7 @@ class Suite:
         return f"{shown} (reference server)" if self.server else shown
 
     def document(self) -> dict[str, Any] | None:
-        """The report document, once the canonical exchange is made (None before, or if it failed)."""
+        """The report document, at the end of the run (None if the canonical exchange was not made)."""
         if self._document is None and self._canonical is not None and self._started is not None:
             run = RunInfo(
                 target=self.redact(redact_url(self.url)),
@@ -134,7 +139,7 @@ class Suite:
                 date=self._started,
                 masked_headers=frozenset((k.lower(), v) for k, v in self.settings.headers),
             )
-            self._document = build_report(self._canonical.transcript, self.judged(), run, self.redact)
+            self._document = build_report(self._canonical.transcript, [*self._judged.values()], run, self.redact)
         return self._document
 
     # -- hooks ------------------------------------------------------------------------
@@ -158,9 +163,6 @@ class Suite:
         suite = SuiteCollector.from_parent(collector, name="sse-conformance", nodeid="sse-conformance")
         return pytest.CollectReport(collector.nodeid, "passed", None, [suite])
 
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.selected = [item.requirement.id for item in session.items if isinstance(item, RequirementItem)]
-
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
         # Captured output and logs go to the terminal, JUnit XML and HTML from here.
@@ -181,7 +183,7 @@ class Suite:
         if self._canonical is None:
             return
         t = self._canonical.transcript
-        tally = Tally.of(self.judged(), self.settings.strict)
+        tally = Tally.of(self._judged.values(), self.settings.strict)
         must, should = tally.counts[Level.MUST], tally.counts[Level.SHOULD]
         tr = terminalreporter
         tr.write_sep("=", "sse-conformance")
@@ -224,7 +226,7 @@ class RequirementItem(pytest.Item):
         self.user_properties.append(("level", requirement.level.value))
 
     def runtest(self) -> None:
-        verdict = self.suite.verdict(self.requirement.id)
+        verdict = self.suite.judge(self.requirement.id)
         # In JUnit XML too: a SHOULD warning passes, and CI dashboards should still see it.
         self.user_properties.append(("result", result_of(verdict, self.suite.settings.strict).value))
         if verdict.outcome is Outcome.FAILED:

@@ -323,8 +323,8 @@ def _excerpt(excerpt: Doc, offset: int | None) -> str:
     if offset is not None:
         hit = max((i for i, row in enumerate(rows) if row["offset"] <= offset), default=None)
     body = "".join(
-        f'<tr class="{"sse-hit" if i == hit else ""}"><td class="sse-off">{row["offset"]}</td>'
-        f'<td class="sse-raw">{_raw(row["text"])}</td></tr>'
+        ('<tr class="sse-hit">' if i == hit else "<tr>")
+        + f'<td class="sse-off">{row["offset"]}</td><td class="sse-raw">{_raw(row["text"])}</td></tr>'
         for i, row in enumerate(rows)
     )
     return (

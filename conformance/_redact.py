@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = ["Redactor", "MARK", "redact_url", "url_secrets", "redacting_log_records"]
 
@@ -71,7 +71,7 @@ def _cut_fragments(text: str, secret: str) -> str:
     return text
 
 
-def _split(url: str):  # noqa: ANN202 - urllib's SplitResult
+def _split(url: str) -> SplitResult | None:
     try:
         return urlsplit(url)
     except ValueError:
@@ -116,10 +116,12 @@ def redacting_log_records(redact: Redactor) -> Iterator[None]:
 
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - bad arguments: logging reports them when it formats the record
+            message = None
+        if message is not None and redact(message) != message:
+            record.msg, record.args = redact(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

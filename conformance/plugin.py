@@ -113,8 +113,8 @@ class Suite:
     def verdict(self, requirement_id: str) -> Verdict:
         return self.canonical().verdicts[requirement_id]
 
-    def judge(self, requirement_id: str) -> Verdict:
-        """The verdict of a requirement whose item runs: what the summary and the reports count."""
+    def record(self, requirement_id: str) -> Verdict:
+        """The verdict of a requirement whose item runs, recorded: the summary and reports count these."""
         verdict = self._judged[requirement_id] = self.verdict(requirement_id)
         return verdict
 
@@ -226,7 +226,7 @@ class RequirementItem(pytest.Item):
         self.user_properties.append(("level", requirement.level.value))
 
     def runtest(self) -> None:
-        verdict = self.suite.judge(self.requirement.id)
+        verdict = self.suite.record(self.requirement.id)
         # In JUnit XML too: a SHOULD warning passes, and CI dashboards should still see it.
         self.user_properties.append(("result", result_of(verdict, self.suite.settings.strict).value))
         if verdict.outcome is Outcome.FAILED:

@@ -132,6 +132,8 @@ def timeline(timings: Doc) -> str:
         parts.append(f'<path d="{"".join(steps)}" fill="none" stroke="{COLORS["events"]}" stroke-width="1.5"/>')
         ticks = "".join(f"M{x(t)},{TOP + plot_h}v-7" for t in times)
         parts.append(f'<path d="{ticks}" stroke="{COLORS["events"]}" stroke-opacity="0.6"/>')
+    else:
+        parts.append(f'<text x="{LEFT + plot_w / 2}" y="{TOP + plot_h / 2}" text-anchor="middle">no content event</text>')
     for i in range(5):
         t = total * i / 4
         anchor = "start" if i == 0 else "end" if i == 4 else "middle"

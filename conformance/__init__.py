@@ -9,7 +9,7 @@ The pieces it is built from are public too::
     REGISTRY             requirement ID -> the rule that checks it
 
 Module layout, in the order data flows: _profile -> _transcript (uses _parser) ->
-_rules/_checks -> _suite -> plugin.
+_rules/_checks -> _suite -> plugin -> _report (JSON; uses _timing) -> _html (pytest-html).
 """
 
 from ._model import Ending, EndKind, Level, Requirement, Violation

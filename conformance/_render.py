@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from ._rules import Outcome, Verdict
 
-__all__ = ["visible", "render_verdict"]
+__all__ = ["visible", "visible_rows", "visible_text", "render_verdict"]
 
 # Control characters made visible, so a reader sees the framing bytes themselves.
 _SYMBOLS = {0x0D: "␍", 0x0A: "␊", 0x00: "␀", 0x09: "␉", 0x7F: "␡", 0xFEFF: "⟨BOM⟩"}
-_TABLE = {c: chr(0x2400 + c) for c in range(0x20)} | _SYMBOLS
+# Shown by code point: characters that hide or reorder text on screen (C1 controls, zero-width
+# and bidi controls, line and paragraph separators), and literal look-alikes of the symbols
+# used here, so a rendering is never ambiguous and a stream cannot disguise its own bytes.
+_BY_CODEPOINT = [
+    *range(0x80, 0xA0),
+    *range(0x200B, 0x2010),
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    *range(0x2400, 0x2427),
+    0x27E8,
+    0x27E9,
+]
+_TABLE = {c: f"⟨U+{c:04X}⟩" for c in _BY_CODEPOINT} | {c: chr(0x2400 + c) for c in range(0x20)} | _SYMBOLS
 
 
 def _line(data: bytes) -> str:
@@ -29,11 +43,21 @@ def visible(data: bytes, start: int | None = None) -> str:
     UTF-8 as ⟨hex⟩. With ``start``, one row per line, prefixed with its byte offset."""
     if start is None:
         return _line(data)
+    return "\n".join(f"{offset:>8}  {text}" for offset, text in visible_rows(data, start))
+
+
+def visible_rows(data: bytes, start: int) -> list[tuple[int, str]]:
+    """``visible`` one line at a time: (byte offset of the line, the line made visible)."""
     rows = []
     for raw in data.splitlines(keepends=True):
-        rows.append(f"{start:>8}  {_line(raw)}")
+        rows.append((start, _line(raw)))
         start += len(raw)
-    return "\n".join(rows)
+    return rows
+
+
+def visible_text(text: str) -> str:
+    """Text already decoded (a header value, a message quoting the stream), made visible alike."""
+    return text.translate(_TABLE)
 
 
 def render_verdict(v: Verdict) -> str:

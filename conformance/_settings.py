@@ -63,6 +63,8 @@ OPTIONS = [
     Option("sse-max-line", "longest line accepted, e.g. 1MiB (default)", metavar="SIZE"),
     Option("sse-max-event", "largest event accepted, e.g. 8MiB (default)", metavar="SIZE"),
     Option("sse-max-body", "largest body read, e.g. 64MiB (default)", metavar="SIZE"),
+    Option("sse-report-dir", "where the HTML and JSON reports go, relative to the current directory "
+           "(default 'reports'); pytest-html's --html, if given, still places the HTML", metavar="DIR"),
 ]
 
 
@@ -91,6 +93,7 @@ class Settings:
     seed: int = 0
     concurrency: int = 4
     disconnects: int = 20
+    report_dir: Path = Path("reports")  # relative to the current directory
 
     @property
     def is_reference(self) -> bool:
@@ -194,6 +197,16 @@ def _request_file(raw: str) -> Path:
     return path
 
 
+def _directory(raw: str) -> Path:
+    text = str(raw).strip()
+    if not text:
+        raise ValueError("expected a directory")
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise ValueError("exists and is not a directory")
+    return path
+
+
 def read_settings(config: pytest.Config) -> Settings | None:
     """The settings in force, or None when no target is given (the plugin stays idle)."""
     target = _get(config, "target", _target, None)
@@ -220,4 +233,5 @@ def read_settings(config: pytest.Config) -> Settings | None:
         seed=random.randrange(1 << 32) if seed is None else seed,
         concurrency=_get(config, "sse-concurrency", _count, 4),
         disconnects=_get(config, "sse-disconnects", _count, 20),
+        report_dir=_get(config, "sse-report-dir", _directory, Path("reports")),
     )

@@ -121,6 +121,7 @@ class Transcript:
 
     request: RequestSpec
     ending: Ending
+    sent_headers: list[tuple[str, str]] = field(default_factory=list)  # as sent, the client's own included
     status: int | None = None
     reason: str = ""
     http_version: str = ""
@@ -140,6 +141,7 @@ class Transcript:
     arrival_stride: int = 1
     max_gap: float = 0.0
     max_gap_after: tuple[int, int] | None = None  # (event index, byte offset) before the longest gap
+    max_gap_at: float | None = None  # when the longest gap began (the arrival of the event before it)
     last_event: Event | None = None
     unterminated: Unterminated | None = None
     notices: list[Notice] = field(default_factory=list)
@@ -203,6 +205,7 @@ class _Recorder:
         if self._last_time is not None and now - self._last_time > t.max_gap:
             t.max_gap = now - self._last_time
             t.max_gap_after = (event.index - 1, event.offset)
+            t.max_gap_at = self._last_time
         self._last_time = now
         if terminator:
             t.terminators += 1
@@ -273,6 +276,7 @@ async def capture(
     wait = min(limits.timeout, limits.stream_timeout)
     try:
         req = client.build_request(request.method, request.url, content=request.body, headers=headers)
+        t.sent_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in req.headers.raw]
         async with asyncio.timeout(wait):
             response = await client.send(req, stream=True)
     except TimeoutError:

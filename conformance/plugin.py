@@ -2,12 +2,16 @@
 
 Installed through the ``pytest11`` entry point, so it is active in every pytest run, and
 idle unless a target is given. With a target, collection yields one item per requirement
-(``sse-conformance::HTTP-STATUS`` ...) instead of the test files of the directory.
+(``sse-conformance::HTTP-STATUS`` ...) instead of the test files of the directory, and the
+run writes its reports: JSON always, HTML through pytest-html when that plugin is active.
 """
 
 from __future__ import annotations
 
 import warnings
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +19,11 @@ import pytest
 from . import __version__
 from ._model import Level, Requirement
 from ._profile import Profile, ProfileError, load_profile
-from ._redact import Redactor, redact_url
+from ._redact import Redactor, redact_url, redacting_log_records, url_secrets
 from ._render import render_verdict
 from ._catalogue import requirements
 from ._probes import Probe, ProbeContext, probe_for
+from ._report import Result, RunInfo, Tally, build_report, result_of, write_report
 from ._rules import Outcome, Verdict
 from ._settings import Settings, add_options, read_settings
 from ._suite import Canonical, run_canonical
@@ -26,6 +31,9 @@ from ._suite import Canonical, run_canonical
 __all__ = ["ConformanceWarning", "NonConformance"]
 
 SUITE_KEY = pytest.StashKey["Suite"]()
+HTML_NAME = "sse-conformance.html"
+JSON_NAME = "sse-conformance.json"
+CSS = Path(__file__).with_name("report.css")
 
 
 class ConformanceWarning(UserWarning):
@@ -40,6 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html
 def pytest_configure(config: pytest.Config) -> None:
     settings = read_settings(config)
     if settings is None:
@@ -48,30 +57,46 @@ def pytest_configure(config: pytest.Config) -> None:
         profile = load_profile(settings.profile)
     except ProfileError as exc:
         raise pytest.UsageError(f"--sse-profile: {exc}") from None
-    suite = Suite(settings, profile)
+    report_dir = config.invocation_params.dir / settings.report_dir
+    suite = Suite(settings, profile, report_dir / JSON_NAME)
     config.stash[SUITE_KEY] = suite
     config.pluginmanager.register(suite, "sse-conformance-suite")
+    if config.pluginmanager.hasplugin("html"):
+        from ._html import HtmlReport
+
+        if not config.option.htmlpath:  # an --html given by the user wins
+            config.option.htmlpath = str(report_dir / HTML_NAME)
+            config.option.self_contained_html = True
+        config.option.css = [str(CSS), *config.option.css]
+        config.pluginmanager.register(HtmlReport(suite), "sse-conformance-html")
 
 
 class Suite:
     """The session's conformance run: the target, the canonical exchange, the verdicts."""
 
-    def __init__(self, settings: Settings, profile: Profile) -> None:
+    def __init__(self, settings: Settings, profile: Profile, json_path: Path) -> None:
         self.settings = settings
         self.profile = profile
-        self.redact = Redactor(settings.secrets)
+        self.json_path = json_path
         self.server: Any = None
         self._canonical: Canonical | None = None
         self._failure: Exception | None = None
         self._probe_verdicts: dict[type[Probe], dict[str, Verdict]] = {}
+        self._started: datetime | None = None
+        self._document: dict[str, Any] | None = None
+        self._judged: dict[str, Verdict] = {}  # the verdicts of the items that ran, in run order
+        self._cleanup = ExitStack()
         if settings.is_reference:
             from reference_server import ServerThread  # imported only when asked for
 
             self.server = ServerThread().start()
+            self._cleanup.callback(self.server.stop)
             query = settings.target.partition("?")[2]
             self.url = self.server.url(profile.path) + (f"?{query}" if query else "")
         else:
             self.url = settings.target
+        self.redact = Redactor([*settings.secrets, *url_secrets(self.url)])
+        self._cleanup.enter_context(redacting_log_records(self.redact))
 
     # -- the run ----------------------------------------------------------------------
 
@@ -81,6 +106,7 @@ class Suite:
             if self._failure is not None:
                 raise self._failure  # one internal error, not one per requirement
             try:
+                self._started = datetime.now(UTC)
                 self._canonical = run_canonical(self.url, self.settings, self.profile)
             except Exception as exc:
                 self._failure = exc
@@ -98,10 +124,34 @@ class Suite:
             self._probe_verdicts[cls] = cls(ctx).verdicts()
         return self._probe_verdicts[cls][requirement_id]
 
+    def record(self, requirement_id: str) -> Verdict:
+        """The verdict of a requirement whose item runs, recorded: the summary and reports count these."""
+        verdict = self._judged[requirement_id] = self.verdict(requirement_id)
+        return verdict
+
+    @property
+    def exchanged(self) -> bool:
+        """The canonical exchange was made (whatever the target did)."""
+        return self._canonical is not None
+
     @property
     def shown_target(self) -> str:
         shown = self.redact(redact_url(self.url))
         return f"{shown} (reference server)" if self.server else shown
+
+    def document(self) -> dict[str, Any] | None:
+        """The report document, at the end of the run (None if the canonical exchange was not made)."""
+        if self._document is None and self._canonical is not None and self._started is not None:
+            run = RunInfo(
+                target=self.redact(redact_url(self.url)),
+                reference_server=self.server is not None,
+                profile=self.profile.name,
+                strict=self.settings.strict,
+                date=self._started,
+                masked_headers=frozenset((k.lower(), v) for k, v in self.settings.headers),
+            )
+            self._document = build_report(self._canonical.transcript, [*self._judged.values()], run, self.redact)
+        return self._document
 
     # -- hooks ------------------------------------------------------------------------
 
@@ -126,37 +176,51 @@ class Suite:
         suite = SuiteCollector.from_parent(collector, name="sse-conformance", nodeid="sse-conformance")
         return pytest.CollectReport(collector.nodeid, "passed", None, [suite])
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+        # Captured output and logs go to the terminal, JUnit XML and HTML from here.
+        report: pytest.TestReport = yield
+        report.sections = [(title, self.redact(text)) for title, text in report.sections]
+        return report
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # A report left by an earlier run must not pass for this run's if this one makes none.
+        self.json_path.unlink(missing_ok=True)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        doc = self.document()
+        if doc is not None:
+            write_report(doc, self.json_path)
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self._canonical is None:
             return
         t = self._canonical.transcript
-        verdicts = [*self._canonical.verdicts.values(), *(v for p in self._probe_verdicts.values() for v in p.values())]
-        failed = {lvl: sum(1 for v in verdicts if v.outcome is Outcome.FAILED and v.requirement.level is lvl)
-                  for lvl in Level}
-        judged = {lvl: sum(1 for v in verdicts if v.outcome in (Outcome.PASSED, Outcome.FAILED)
-                           and v.requirement.level is lvl) for lvl in Level}
-        conforms = failed[Level.MUST] == 0 and (not self.settings.strict or failed[Level.SHOULD] == 0)
+        tally = Tally.of(self._judged.values(), self.settings.strict)
+        must, should = tally.counts[Level.MUST], tally.counts[Level.SHOULD]
         tr = terminalreporter
         tr.write_sep("=", "sse-conformance")
         tr.write_line(f"target   {self.shown_target}")
-        tr.write_line(f"verdict  {'CONFORMS' if conforms else 'DOES NOT CONFORM'}"
+        tr.write_line(f"verdict  {'CONFORMS' if tally.conforms else 'DOES NOT CONFORM'}"
                       f"{' (strict)' if self.settings.strict else ''}")
-        tr.write_line(f"MUST     {judged[Level.MUST] - failed[Level.MUST]} met, {failed[Level.MUST]} failed")
+        tr.write_line(f"MUST     {must[Result.PASSED]} met, {must[Result.FAILED]} failed")
         should_word = "failed" if self.settings.strict else "warnings"
-        tr.write_line(f"SHOULD   {judged[Level.SHOULD] - failed[Level.SHOULD]} met, {failed[Level.SHOULD]} {should_word}")
+        tr.write_line(f"SHOULD   {should[Result.PASSED]} met, {should[Result.FAILED] + should[Result.WARNING]} "
+                      f"{should_word}")
         if t.responded:
             tr.write_line(f"exchange status {t.status}, {t.body_bytes} bytes, {t.events} events; "
                           f"ended: {self.redact(t.ending.detail)} at {t.ending.time:.3f} s")
         else:
             tr.write_line(f"exchange could not reach the target: {self.redact(t.ending.detail)}")
-        for v in verdicts:
+        for v in self._judged.values():
             for note in v.notes:
                 tr.write_line(f"{v.requirement.id}: {self.redact(note)}")
+        if self._document is not None:
+            tr.write_line(f"report   {self.json_path}")
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        self._cleanup.close()
+        self.server = None
 
 
 class SuiteCollector(pytest.Collector):
@@ -178,7 +242,9 @@ class RequirementItem(pytest.Item):
         self.user_properties.append(("level", requirement.level.value))
 
     def runtest(self) -> None:
-        verdict = self.suite.verdict(self.requirement.id)
+        verdict = self.suite.record(self.requirement.id)
+        # In JUnit XML too: a SHOULD warning passes, and CI dashboards should still see it.
+        self.user_properties.append(("result", result_of(verdict, self.suite.settings.strict).value))
         if verdict.outcome is Outcome.FAILED:
             text = self.suite.redact(render_verdict(verdict))
             if self.requirement.level is Level.MUST or self.suite.settings.strict:

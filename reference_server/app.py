@@ -201,6 +201,7 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
         plan = make_plan(body, handling.response_id or f"msg_{uuid.uuid4().hex[:12]}", max(n_chunks, 1))
         plan.delay = max(pause, 0.0)
         plan.request = body
+        plan.request_headers = dict(request.headers)
         for fault in faults:
             if fault.stage == "response":
                 fault.apply(plan)

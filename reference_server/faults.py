@@ -155,3 +155,37 @@ def _concurrent_drops_done(plan: Plan) -> None:
 def _non_ascii_request(plan: Plan) -> None:
     if not json.dumps(plan.request, ensure_ascii=False).isascii():
         plan.terminator = None
+
+
+# -- report safety ---------------------------------------------------------------------
+# What a target sends ends up in the reports: these make sure it is shown as text, and that
+# a credential it echoes back is redacted like the one the suite sent.
+
+HOSTILE_MARKUP = """</td></tr></table><script>alert("sse")</script><img src=x onerror="alert('sse')"> & 'quoted'"""
+
+
+@fault(
+    "hostile-content",
+    "streams markup, quotes, a NUL and a byte that is not UTF-8 (in chunks, a field name and a header)",
+    "FRAME-UTF8",
+    "PAYLOAD-JSON",
+    "FRAME-KNOWN-FIELDS",
+)
+def _hostile_content(plan: Plan) -> None:
+    plan.headers["x-hostile"] = HOSTILE_MARKUP  # a header value can hold anything but CR, LF and NUL
+    sep = plan.sep.encode()
+
+    def insert(frames: Frames) -> Frames:
+        markup = plan.encode_chunk({**plan.chunks[0], "content": HOSTILE_MARKUP})
+        raw = b'data: {"content": "' + HOSTILE_MARKUP.encode() + b'\x00\xff"}' + sep * 2
+        field_line = b"<script>alert(1)</script>: x" + sep
+        return [frames[0], markup, raw, field_line + frames[1], *frames[2:]]
+
+    _edit(plan, insert)
+
+
+@fault("echo-credentials", "echoes the request's Authorization in a header and in its last chunk (benign)")
+def _echo_credentials(plan: Plan) -> None:
+    echoed = plan.request_headers.get("authorization", "")
+    plan.headers["x-echo-authorization"] = echoed
+    plan.chunks[-1] = {**plan.chunks[-1], "content": f" (you sent {echoed})"}

@@ -41,6 +41,7 @@ class Plan:
     endless: bool = False  # keep sending chunks until the client leaves (or the cap)
     omit_done_if_concurrent: bool = False  # no terminator while other streams are in flight
     edits: list[Callable[[Frames], Frames]] = field(default_factory=list)  # byte-level changes, in order
+    request_headers: dict[str, str] = field(default_factory=dict)  # as received, for faults that echo them
 
     def encode_chunk(self, chunk: dict[str, Any]) -> bytes:
         return encode_event(json.dumps(chunk, ensure_ascii=False), sep=self.sep)

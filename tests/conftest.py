@@ -4,12 +4,16 @@ socket, and a helper that runs the conformance suite in-process against it."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
+from conformance._report import load_schema
 from reference_server import ServerThread
 
 # Small timeouts keep the stall faults quick; each names the figure it is checked against.
@@ -18,6 +22,7 @@ FAST = [
     "--sse-timeout", "0.5", "--sse-done-grace", "0.5", "--sse-stream-timeout", "5",
     "--sse-examples", "3", "--sse-disconnects", "3", "--sse-concurrency", "2", "--sse-seed", "1",
 ]
+REPORT_SCHEMA = Draft202012Validator(load_schema())
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +44,7 @@ class SuiteRun:
     outcomes: dict[str, str]  # requirement ID -> passed / failed / skipped
     output: str
     result: pytest.RunResult
+    report: dict[str, Any] | None  # the JSON report in the default place, if written
 
     @property
     def failed(self) -> set[str]:
@@ -57,7 +63,12 @@ def run_suite(pytester: pytest.Pytester, target: str, *args: str) -> SuiteRun:
         rid = rep.nodeid.rpartition("::")[2]
         if rep.when == "call" or rep.outcome != "passed":
             outcomes[rid] = rep.outcome
-    return SuiteRun(result.ret, outcomes, result.stdout.str(), result)
+    # Every JSON report a self-test produces must match the schema that describes it.
+    for path in pytester.path.rglob("sse-conformance.json"):
+        REPORT_SCHEMA.validate(json.loads(path.read_text(encoding="utf-8")))
+    default = pytester.path / "reports" / "sse-conformance.json"
+    report = json.loads(default.read_text(encoding="utf-8")) if default.exists() else None
+    return SuiteRun(result.ret, outcomes, result.stdout.str(), result, report)
 
 
 @pytest.fixture

@@ -1,0 +1,228 @@
+"""The JSON compliance report: the run's facts under stable names, for CI and dashboards.
+
+``schemas/report.schema.json`` describes it. This is the one place where what the target
+sent, and what could hold a secret, is turned into report text: redacted first, then made
+visible (control characters as symbols, see ``_render``). The HTML report is rendered from
+this document, so it has nothing left to do but escape.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from ._model import Level, Violation
+from ._redact import MARK, Redactor, redact_url
+from ._render import visible_rows, visible_text
+from ._rules import Outcome, Verdict
+from ._timing import latency
+from ._transcript import Transcript
+
+__all__ = [
+    "REPORT_FORMAT",
+    "Result",
+    "Tally",
+    "RunInfo",
+    "build_report",
+    "requirement_entry",
+    "result_of",
+    "write_report",
+    "load_schema",
+]
+
+REPORT_FORMAT = 1  # bumped when a field changes meaning or goes away; new fields do not bump it
+TIMELINE_POINTS = 1000  # arrival times kept in the report; longer streams are sampled evenly
+
+
+class Result(str, enum.Enum):
+    """A requirement's result at the chosen strictness."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNING = "warning"  # a SHOULD not met, without --sse-strict
+    SKIPPED = "skipped"  # not judged (blocked by an earlier failure) or not applicable
+
+
+def result_of(verdict: Verdict, strict: bool) -> Result:
+    if verdict.outcome is Outcome.PASSED:
+        return Result.PASSED
+    if verdict.outcome is Outcome.FAILED:
+        return Result.FAILED if strict or verdict.requirement.level is Level.MUST else Result.WARNING
+    return Result.SKIPPED
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Results counted by level, and the verdict they add up to."""
+
+    counts: dict[Level, Counter[Result]]
+
+    @classmethod
+    def of(cls, verdicts: Iterable[Verdict], strict: bool) -> Tally:
+        counts: dict[Level, Counter[Result]] = {level: Counter() for level in Level}
+        for v in verdicts:
+            counts[v.requirement.level][result_of(v, strict)] += 1
+        return cls(counts)
+
+    @property
+    def conforms(self) -> bool:
+        return not any(c[Result.FAILED] for c in self.counts.values())
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the report says about the run besides the exchange."""
+
+    target: str  # as shown: credentials redacted
+    reference_server: bool
+    profile: str
+    strict: bool
+    date: datetime  # when the exchange began
+    masked_headers: frozenset[tuple[str, str]]  # (lower-case name, value) given with --sse-header
+
+
+class _Text:
+    """Untrusted text to report text: redacted, then made visible."""
+
+    def __init__(self, redact: Redactor) -> None:
+        self.redact = redact
+
+    def __call__(self, text: str) -> str:
+        return visible_text(self.redact(text))
+
+    def rows(self, data: bytes, start: int) -> list[dict[str, Any]]:
+        # Made visible from the bytes, so redacted after: a secret is printable, visible alike.
+        return [{"offset": offset, "text": self.redact(line)} for offset, line in visible_rows(data, start)]
+
+
+def build_report(t: Transcript, verdicts: Sequence[Verdict], run: RunInfo, redact: Redactor) -> dict[str, Any]:
+    """The report document of a run: the exchange, and the verdicts of the requirements it judged."""
+    text = _Text(redact)
+    tally = Tally.of(verdicts, run.strict)
+    return {
+        "report_format": REPORT_FORMAT,
+        "suite": {"name": "sse-conformance", "version": __version__},
+        "date": run.date.isoformat(timespec="seconds"),
+        "target": {"url": text(run.target), "reference_server": run.reference_server},
+        "profile": run.profile,
+        "strict": run.strict,
+        "verdict": "conforms" if tally.conforms else "does-not-conform",
+        "summary": {level.value: {r.value: tally.counts[level][r] for r in Result} for level in Level},
+        "requirements": [requirement_entry(v, run.strict, redact) for v in verdicts],
+        "exchange": _exchange(t, run, text),
+        "timings": _timings(t),
+    }
+
+
+def requirement_entry(v: Verdict, strict: bool, redact: Redactor) -> dict[str, Any]:
+    """One requirement's result and violations, as the report lists it."""
+    text = _Text(redact)
+    req = v.requirement
+    if v.outcome is Outcome.FAILED and v.violations:
+        message = v.violations[0].message + (f" (and {v.count - 1} more)" if v.count > 1 else "")
+    else:
+        message = v.reason
+    return {
+        "id": req.id,
+        "level": req.level.value,
+        "title": req.title,
+        "source": req.source,
+        "source_url": req.url or None,
+        "outcome": v.outcome.value,
+        "result": result_of(v, strict).value,
+        "message": text(message),
+        "violation_count": v.count,
+        "violations": [_violation(viol, text) for viol in v.violations],
+        "notes": [text(note) for note in v.notes],
+    }
+
+
+def _violation(viol: Violation, text: _Text) -> dict[str, Any]:
+    excerpt = None
+    if viol.excerpt and viol.excerpt_offset is not None:
+        excerpt = {"offset": viol.excerpt_offset, "rows": text.rows(viol.excerpt, viol.excerpt_offset)}
+    return {
+        "message": text(viol.message),
+        "expected": text(viol.expected),
+        "received": text(viol.received),
+        "where": viol.where(),
+        "event": viol.event,
+        "offset": viol.offset,
+        "time": viol.time,
+        "excerpt": excerpt,
+    }
+
+
+def _exchange(t: Transcript, run: RunInfo, text: _Text) -> dict[str, Any]:
+    def sent(name: str, value: str) -> dict[str, str]:
+        masked = (name.lower(), value) in run.masked_headers
+        return {"name": text(name), "value": MARK if masked else text(value)}
+
+    sent_headers = t.sent_headers or list(t.request.headers)
+    return {
+        "request": {
+            "method": t.request.method,
+            "url": text(redact_url(t.request.url)),
+            "headers": [sent(k, v) for k, v in sent_headers],
+            "body": text(t.request.body.decode("utf-8", "replace")),
+        },
+        "response": {
+            "status": t.status,
+            "reason": text(t.reason),
+            "http_version": text(t.http_version),
+            "headers": [{"name": text(k), "value": text(v)} for k, v in t.headers],
+            "body_bytes": t.body_bytes,
+            "events": t.events,
+            "content_events": t.data_events,
+            "terminators": t.terminators,
+        },
+        "ending": {
+            "kind": t.ending.kind.value,
+            "detail": text(t.ending.detail),
+            "time": t.ending.time,
+            "offset": t.ending.offset,
+        },
+    }
+
+
+def _timings(t: Transcript) -> dict[str, Any]:
+    lat = latency(t)
+    times, stride = list(t.arrivals), t.arrival_stride
+    if len(times) > TIMELINE_POINTS:
+        step = -(-len(times) // TIMELINE_POINTS)
+        times, stride = times[step - 1 :: step], stride * step
+    return {
+        "headers": lat.headers,
+        "first_event": lat.first_event,
+        "first_content": lat.first_content,
+        "last_content": lat.last_content,
+        "terminator": t.terminator_at,
+        "total": lat.total,
+        "content_events": lat.content_events,
+        "gap_p50": lat.gap_p50,
+        "gap_p95": lat.gap_p95,
+        "gap_max": lat.gap_max,
+        "gap_max_at": lat.gap_max_at,
+        "gaps_sampled": lat.gaps_sampled,
+        "events_per_second": lat.events_per_second,
+        # times[k] is the arrival of content event (k + 1) * stride, counting from 1.
+        "arrivals": {"stride": stride, "times": [round(x, 6) for x in times]},
+    }
+
+
+def write_report(doc: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema (2020-12) of the report document."""
+    return json.loads(resources.files(__package__).joinpath("schemas/report.schema.json").read_text("utf-8"))

@@ -1,0 +1,226 @@
+"""The compliance reports: where they go, what they say, and that nothing the target sends
+can inject markup into them, nor any secret leak into any artifact of a run."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from html import escape
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conformance._catalogue import requirements
+from conformance._html import COLORS, timeline
+from reference_server import FAULTS
+from reference_server.faults import HOSTILE_MARKUP
+from tests.conftest import FAST, REPORT_SCHEMA, run_suite
+
+SECRET = "sk-live-0123456789abcdef"
+
+
+def reports_in(pytester: pytest.Pytester, directory: str = "reports") -> set[str]:
+    folder = pytester.path / directory
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+# -- where the reports go ------------------------------------------------------------------
+
+
+def test_a_run_writes_one_self_contained_html_and_a_json_report(suite, pytester):
+    run = suite("fault=no-done")
+    assert reports_in(pytester) == {"sse-conformance.html", "sse-conformance.json"}  # no assets/ folder
+    doc = run.report
+    assert doc["verdict"] == "does-not-conform"
+    assert doc["strict"] is False
+    assert doc["summary"]["MUST"]["failed"] == 1
+    [failed] = [r for r in doc["requirements"] if r["result"] == "failed"]
+    assert failed["id"] == "DONE-PRESENT"
+    violation = failed["violations"][0]
+    assert violation["expected"] == "an event with data '[DONE]'"
+    assert violation["excerpt"]["rows"][-1]["text"] == "␊"
+    assert "report   " in run.output and "sse-conformance.json" in run.output
+
+
+def test_report_dir_moves_both_reports_and_has_an_ini_twin(suite, pytester):
+    suite("", "--sse-report-dir", "out/sse")
+    assert reports_in(pytester, "out/sse") == {"sse-conformance.html", "sse-conformance.json"}
+    pytester.makeini("[pytest]\nsse_report_dir = from-ini\n")
+    suite("")
+    assert reports_in(pytester, "from-ini") == {"sse-conformance.html", "sse-conformance.json"}
+    assert not (pytester.path / "reports").exists()
+
+
+def test_pytest_html_own_html_option_wins(suite, pytester):
+    suite("", "--html", "mine/report.html")
+    assert (pytester.path / "mine" / "report.html").exists()
+    assert reports_in(pytester) == {"sse-conformance.json"}
+
+
+def test_json_report_needs_no_pytest_html(suite, pytester):
+    run = suite("fault=no-done", "-p", "no:html")
+    assert run.failed == {"DONE-PRESENT"}
+    assert reports_in(pytester) == {"sse-conformance.json"}
+
+
+def test_echoing_credentials_is_benign(suite):
+    assert suite("fault=echo-credentials", "--sse-strict").failed == set()
+
+
+def test_a_run_without_an_exchange_leaves_no_stale_report(suite, pytester):
+    stale = pytester.path / "reports" / "sse-conformance.json"
+    stale.parent.mkdir()
+    stale.write_text('{"verdict": "conforms"}')
+    suite("", "--collect-only")
+    assert not stale.exists()
+
+
+def test_deselected_requirements_are_left_out(suite):
+    run = suite("fault=no-done", "-k", "DONE")
+    assert [r["id"] for r in run.report["requirements"]] == [r.id for r in requirements() if "DONE" in r.id]
+
+
+# -- what they say -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("strict", "result"), [((), "warning"), (("--sse-strict",), "failed")])
+def test_strictness_decides_what_a_should_violation_counts_as(suite, strict, result):
+    doc = suite("fault=hostile-content", *strict).report
+    assert doc["strict"] is bool(strict)
+    [entry] = [r for r in doc["requirements"] if r["id"] == "FRAME-KNOWN-FIELDS"]
+    assert (entry["level"], entry["outcome"], entry["result"]) == ("SHOULD", "failed", result)
+    assert doc["summary"]["SHOULD"][result] == 1
+
+
+def test_timings_describe_the_stream(suite):
+    doc = suite("chunks=6").report
+    t = doc["timings"]
+    assert t["content_events"] == 6 and len(t["arrivals"]["times"]) == 6 and t["arrivals"]["stride"] == 1
+    assert 0 < t["headers"] <= t["first_event"] <= t["first_content"] <= t["last_content"] <= t["total"]
+    assert t["gap_p50"] <= t["gap_p95"] <= t["gap_max"]
+    assert t["first_content"] <= t["gap_max_at"] < t["total"]
+    assert t["events_per_second"] > 0 and t["gaps_sampled"] is False
+    request = doc["exchange"]["request"]
+    assert request["method"] == "POST" and {"name": "Accept", "value": "text/event-stream"} in request["headers"]
+    assert doc["exchange"]["response"]["status"] == 200
+    svg = ET.fromstring(timeline(t).split("<figcaption>")[0].removeprefix('<figure class="sse-timeline">'))
+    fills = [e.get("fill") for e in svg.iter("{http://www.w3.org/2000/svg}rect")]
+    assert COLORS["gap"] in fills  # the longest gap, marked
+
+
+def test_junit_xml_names_every_requirement_and_its_result(suite, pytester):
+    suite("fault=hostile-content", "--junitxml", "junit.xml")
+    cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    names = {}
+    for case in cases:
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        assert props["requirement"] == case.get("name")
+        names[case.get("name")] = (props["level"], props["result"], case.find("failure") is not None)
+    assert set(names) == {r.id for r in requirements()}
+    assert names["PAYLOAD-JSON"] == ("MUST", "failed", True)
+    assert names["FRAME-KNOWN-FIELDS"] == ("SHOULD", "warning", False)  # passes, and says so
+    assert names["HTTP-STATUS"] == ("MUST", "passed", False)
+
+
+# -- nothing the target sends becomes markup -----------------------------------------------
+
+
+class Elements(HTMLParser):
+    """Every element and all the text of an HTML document or fragment."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.texts: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
+
+
+# The elements the report's own fragments use; pytest-html renders them with innerHTML.
+FRAGMENT_TAGS = {"td", "a", "span", "div", "p", "b", "ol", "li", "table", "tr", "th", "caption"}
+
+
+def test_hostile_content_is_text_in_the_html_report(suite, pytester):
+    run = suite("fault=hostile-content", "--sse-strict")
+    assert run.failed == FAULTS["hostile-content"].trips
+    page = Elements((pytester.path / "reports" / "sse-conformance.html").read_text(encoding="utf-8"))
+    # The page: pytest-html's own script and handler, no element or handler from the target.
+    assert [tag for tag, _ in page.tags if tag == "script"] == ["script"]
+    handlers = [(tag, name, value) for tag, attrs in page.tags for name, value in attrs.items() if name[:2] == "on"]
+    assert handlers == [("div", "onclick", "location.reload()")]
+    assert not [attrs for tag, attrs in page.tags if tag == "img" and attrs.get("src")]
+    assert HOSTILE_MARKUP in page.text  # the response header, shown as text
+    # The table: pytest-html keeps its rows as JSON and inserts their HTML in the browser.
+    [blob] = [attrs["data-jsonblob"] for tag, attrs in page.tags if "data-jsonblob" in attrs]
+    fragments = []
+    for test in [t for tests in json.loads(blob)["tests"].values() for t in tests]:
+        fragments += test["resultsTableRow"] + [e["content"] for e in test["extras"]] + [test["log"]]
+    text = ""
+    for fragment in fragments:
+        parsed = Elements(fragment)
+        for tag, attrs in parsed.tags:
+            assert tag in FRAGMENT_TAGS, fragment
+            assert not any(name.startswith("on") for name in attrs), fragment
+            assert tag != "a" or (attrs["href"] or "").startswith("https://"), fragment
+        text += parsed.text
+    assert HOSTILE_MARKUP in text  # the bytes around the failure, as text
+    assert "'quoted'␀⟨ff⟩\"}␊" in text  # NUL and the invalid byte, as symbols
+
+
+def test_html_table_rows_match_its_header(suite, pytester):
+    # The requirement columns replace pytest-html's own; a change in its markup must not
+    # shift every cell under the wrong heading.
+    suite("fault=no-done")
+    html = (pytester.path / "reports" / "sse-conformance.html").read_text(encoding="utf-8")
+    header = html.split('<thead id="results-table-head">', 1)[1].split("</thead>", 1)[0]
+    columns = header.count("<th")
+    [blob] = [a["data-jsonblob"] for _, a in Elements(html).tags if "data-jsonblob" in a]
+    rows = [t["resultsTableRow"] for tests in json.loads(blob)["tests"].values() for t in tests]
+    assert columns == 6 and {len(r) for r in rows} == {columns}
+    assert ['<td class="col-testId" data-result="failed">DONE-PRESENT</td>' in r for r in rows].count(True) == 1
+
+
+# -- no secret in any artifact ----------------------------------------------------------
+
+
+def test_a_secret_appears_in_no_artifact(pytester, reference):
+    # The secret is sent as a header, sits in the URL's query, and the target echoes it
+    # back in a response header and in the last chunk, which the failure quotes.
+    url = reference.url("/chat/stream") + f"?api_key={SECRET}&fault=echo-credentials,no-done"
+    run = run_suite(
+        pytester, url, *FAST, "--sse-header", f"Authorization: Bearer {SECRET}", "-rA",
+        "--junitxml", "junit.xml", "-o", "junit_logging=all",
+        "--log-level", "DEBUG", "--log-cli-level", "DEBUG", "--log-file", "run.log", "--log-file-level", "DEBUG",
+    )  # fmt: skip
+    assert run.failed == {"DONE-PRESENT"}
+    artifacts = {"stdout": run.output, "stderr": run.result.stderr.str()}
+    for path in pytester.path.rglob("*"):
+        if path.is_file():
+            artifacts[str(path.relative_to(pytester.path))] = path.read_text(encoding="utf-8", errors="replace")
+    assert {"junit.xml", "run.log", "reports/sse-conformance.html", "reports/sse-conformance.json"} <= set(artifacts)
+    for name, text in artifacts.items():
+        assert SECRET not in text, name
+        assert escape(SECRET) not in text, name
+    # The secret did reach them, redacted: echoed, logged, sent.
+    doc = run.report
+    assert {"name": "x-echo-authorization", "value": "<redacted>"} in doc["exchange"]["response"]["headers"]
+    assert {"name": "Authorization", "value": "<redacted>"} in doc["exchange"]["request"]["headers"]
+    assert "(you sent <redacted>)" in json.dumps(doc["requirements"], ensure_ascii=False)
+    assert "api_key=<redacted>" in artifacts["run.log"]
+
+
+def test_the_readme_example_of_the_json_report_matches_the_schema():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("The JSON report, in brief", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    REPORT_SCHEMA.validate(json.loads(example))

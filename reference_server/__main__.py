@@ -1,23 +1,34 @@
-"""``python -m reference_server --port 8080``: serve the reference server by hand."""
+"""``python -m reference_server --port 8080``: serve the reference server by hand.
+
+uvicorn serves ``--port``; the byte-exact listener (for the faults uvicorn cannot send,
+``"listener": "raw"`` in ``GET /faults``) serves ``--raw-port``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import time
 
-import uvicorn
-
-from .app import DIALECTS, create_app
+from .app import DIALECTS
+from .serve import ServerThread
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m reference_server", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    parser.add_argument("--port", type=int, default=8080, help="port of the server (default 8080)")
+    parser.add_argument("--raw-port", type=int, default=8081, help="port of the byte-exact listener (default 8081)")
     parser.add_argument("--delay", type=float, default=50, help="milliseconds between events (default 50)")
     args = parser.parse_args()
-    for path, (profile, _) in DIALECTS.items():
-        print(f"profile {profile}: POST http://{args.host}:{args.port}{path}  (faults: GET /faults)")
-    uvicorn.run(create_app(delay=args.delay / 1000), host=args.host, port=args.port, log_level="info")
+    with ServerThread(args.port, args.raw_port, args.host, delay=args.delay / 1000) as server:
+        for path, (profile, _) in DIALECTS.items():
+            print(f"profile {profile}: POST {server.url(path)}  (faults: GET {server.url('/faults')})")
+        print(f"byte-exact listener for the raw faults: http://{args.host}:{server.raw_port}")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
 
 
 if __name__ == "__main__":

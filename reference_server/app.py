@@ -2,7 +2,9 @@
 breaks one rule on purpose when a fault is named in the URL (``?fault=no-done``).
 
 Query parameters: ``fault`` (comma-separated names, see ``GET /faults``), ``delay``
-(milliseconds between events, default from ``create_app``), ``chunks`` (how many chunks).
+(milliseconds between events, default from ``create_app``), ``chunks`` (how many chunks),
+``pad`` (characters of filler added to every chunk's text, for large events), ``size``
+(bytes the ``endless`` stream or the ``huge-line`` runs to).
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from conformance import load_profile
 
-from .faults import FAULTS, STALL_SECONDS
+from .faults import FAULTS
 from .handling import Handling
 from .plan import Plan
+from .raw import RAW_EXTENSION
+from .writer import write_plan
 
 __all__ = ["create_app", "ANSWER"]
 
@@ -37,7 +41,7 @@ ANSWER = (
     "Naïve café, 日本語, emoji 🚀: all UTF-8."
 )
 MAX_CHUNKS = 1000
-ENDLESS_CAP = STALL_SECONDS  # an endless stream ends by itself after this long
+MAX_PAD = 1 << 20  # characters of filler one chunk may carry
 
 
 def _pieces(text: str, n: int) -> list[str]:
@@ -86,7 +90,6 @@ class PlanResponse(Response):
         self.complete = False  # set before the last message, so a close after it is no drop
         self.status_code = plan.status
         self.background = None
-        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in plan.headers.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async with anyio.create_task_group() as tg:
@@ -98,55 +101,22 @@ class PlanResponse(Response):
                     self.state.dropped = True
                 tg.cancel_scope.cancel()  # the client left: stop generating
 
+            async def send_marking_the_end(message: Message) -> None:
+                if message["type"] == "http.response.body" and not message.get("more_body", False):
+                    self.complete = True
+                await send(message)
+
             tg.start_soon(watch)
             self.state.in_flight += 1
+            if self.plan.omit_done_if_concurrent and self.state.in_flight > 1:
+                self.plan.terminator = None
             try:
-                await self._write(send)
+                await write_plan(self.plan, send_marking_the_end)
             except OSError:
                 pass  # the client left mid-write
             finally:
                 self.state.in_flight -= 1
             tg.cancel_scope.cancel()
-
-    async def _write(self, send: Send) -> None:
-        plan = self.plan
-        if plan.stall_before_headers:
-            await anyio.sleep(plan.stall_before_headers)
-        await send({"type": "http.response.start", "status": plan.status, "headers": self.raw_headers})
-
-        async def body(data: bytes) -> None:
-            await send({"type": "http.response.body", "body": data, "more_body": True})
-
-        frames = plan.frames()
-        if plan.omit_done_if_concurrent and plan.terminator is not None and self.state.in_flight > 1:
-            frames = frames[:-1]  # the terminator is the last frame of an unedited plan
-        if plan.write == "once":
-            await anyio.sleep(plan.delay * len(frames))
-            await body(b"".join(frames))
-        for i, frame in enumerate(frames if plan.write != "once" else []):
-            if i == plan.stall_after:
-                await anyio.sleep(plan.stall_for)
-            if i:
-                await anyio.sleep(plan.delay)
-            if plan.write == "bytes":
-                for b in range(len(frame)):
-                    await body(frame[b : b + 1])
-            else:
-                await body(frame)
-        if plan.endless:
-            with anyio.move_on_after(ENDLESS_CAP):
-                template = plan.chunks[-1] if plan.chunks else {}
-                n = 0
-                while True:
-                    n += 1
-                    await body(plan.encode_chunk({**template, "content": f" {n}"}))
-                    await anyio.sleep(plan.delay)
-        if plan.stall_after is not None and plan.stall_after >= len(frames):
-            await anyio.sleep(plan.stall_for)
-        if plan.linger:
-            await anyio.sleep(plan.linger)
-        self.complete = True
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
@@ -162,6 +132,10 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
         unknown = [n for n in names if n not in FAULTS]
         if unknown:
             return error(400, f"unknown fault {unknown[0]!r}; GET /faults lists them", "unknown_fault")
+        raw_only = [n for n in names if FAULTS[n].raw and RAW_EXTENSION not in request.scope.get("extensions", {})]
+        if raw_only:
+            return error(400, f"fault {raw_only[0]!r} is served only by the byte-exact listener "
+                         "(ServerThread.url picks it; python -m reference_server prints its port)", "raw_only_fault")
         faults = [FAULTS[n] for n in names]
         handling = Handling()
         for fault in faults:
@@ -174,11 +148,14 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
         if request.method not in handling.methods:
             allow = {"Allow": ", ".join(handling.methods)} if handling.allow_header else None
             return fail(405, f"use {' or '.join(handling.methods)} for {request.url.path}", headers=allow)
+        query = request.query_params
         try:
-            pause = float(request.query_params.get("delay", delay * 1000)) / 1000
-            n_chunks = min(int(request.query_params.get("chunks", chunks)), MAX_CHUNKS)
+            pause = float(query.get("delay", delay * 1000)) / 1000
+            n_chunks = min(int(query.get("chunks", chunks)), MAX_CHUNKS)
+            pad = min(int(query.get("pad", 0)), MAX_PAD)
+            size = int(query["size"]) if "size" in query else None
         except ValueError:
-            return fail(400, "delay and chunks must be numbers", "invalid_query")
+            return fail(400, "delay, chunks, pad and size must be numbers", "invalid_query")
         body: Any = profile.example
         if request.method != "GET":
             media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -202,6 +179,10 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
         plan.delay = max(pause, 0.0)
         plan.request = body
         plan.request_headers = dict(request.headers)
+        plan.size = size
+        if pad > 0 and profile.text_field:
+            for chunk in plan.chunks:
+                chunk[profile.text_field] += "." * pad
         for fault in faults:
             if fault.stage == "response":
                 fault.apply(plan)

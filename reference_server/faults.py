@@ -2,8 +2,9 @@
 ``?fault=NAME`` (several, comma-separated, where they combine).
 
 A fault names the requirement IDs the suite must fail for it; a benign variant (``trips``
-empty) is a legal response a correct suite must pass. ``GET /faults`` lists them all, and
-the self-tests run the suite against every one.
+empty) is a legal response a correct suite must pass. Each is a small function that
+changes one thing in the :class:`Plan`. ``GET /faults`` lists them all, and the
+self-tests run the suite against every one.
 """
 
 from __future__ import annotations
@@ -14,13 +15,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from .handling import Handling
-from .plan import Frames, Plan
+from .plan import Frames, Plan, Refusal
 
 __all__ = ["Fault", "FAULTS", "STALL_SECONDS"]
 
 # How long a stall lasts unless the client leaves first: longer than any test's timeout,
 # short enough that a forgotten server frees itself.
 STALL_SECONDS = 60.0
+
+# Suite options some faults need to be judged quickly and exactly. Without them the suite
+# would still fail them, only later (after its 30 s or 300 s defaults) or for a bigger limit.
+SHORT_STREAM = ("--sse-stream-timeout", "1")  # an endless stream or a trickle is cut after 1 s
+PATIENT = ("--sse-timeout", "3")  # a buffered stream is silent for writer.BUFFER_SECONDS (1.2 s) first
+SMALL_LINE = ("--sse-max-line", "64KiB")  # a huge line is cut at 64 KiB, not at the default 1 MiB
 
 
 @dataclass(frozen=True)
@@ -30,26 +37,48 @@ class Fault:
     trips: frozenset[str]  # the requirement IDs the suite must fail; empty for a benign variant
     apply: Callable[[Any], None]  # edits the Plan, or for stage "request" the Handling
     stage: str = "response"  # "request": applied before the request is validated
+    raw: bool = False  # served only by the byte-exact listener (raw.py): uvicorn cannot send it
+    suite_args: tuple[str, ...] = ()  # suite options that judge it quickly (see SHORT_STREAM ...)
 
     def describe(self) -> dict[str, object]:
-        return {"name": self.name, "breaks": self.breaks, "trips": sorted(self.trips), "benign": not self.trips}
+        return {
+            "name": self.name,
+            "breaks": self.breaks,
+            "trips": sorted(self.trips),
+            "benign": not self.trips,
+            "listener": "raw" if self.raw else "main",
+            "suite_args": list(self.suite_args),
+        }
 
 
 FAULTS: dict[str, Fault] = {}
 
 
-def fault(name: str, breaks: str, *trips: str, stage: str = "response") -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+def fault(
+    name: str, breaks: str, *trips: str, stage: str = "response", raw: bool = False, suite_args: tuple[str, ...] = ()
+) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
     def register(apply: Callable[[Any], None]) -> Callable[[Any], None]:
         if name in FAULTS:
             raise ValueError(f"fault {name} registered twice")
-        FAULTS[name] = Fault(name, breaks, frozenset(trips), apply, stage)
+        FAULTS[name] = Fault(name, breaks, frozenset(trips), apply, stage, raw, suite_args)
         return apply
 
     return register
 
 
+def variant(name: str, breaks: str, raw: bool = False) -> Callable[[Callable[[Plan], None]], Callable[[Plan], None]]:
+    """A benign variant: a legal response the suite must pass (it trips nothing)."""
+    return fault(name, breaks, raw=raw)
+
+
 def _edit(plan: Plan, edit: Callable[[Frames], Frames]) -> None:
     plan.edits.append(edit)
+
+
+def _each_line(plan: Plan, frames: Frames, change: Callable[[bytes], bytes]) -> Frames:
+    """Apply ``change`` to every line of every frame (the blank lines included)."""
+    sep = plan.sep.encode()
+    return [sep.join(change(line) for line in frame.split(sep)) for frame in frames]
 
 
 # -- HTTP ------------------------------------------------------------------------------
@@ -60,6 +89,75 @@ def _content_type_json(plan: Plan) -> None:
     plan.headers["content-type"] = "application/json"
 
 
+@fault("content-type-text", "serves the stream as text/plain", "HTTP-CONTENT-TYPE")
+def _content_type_text(plan: Plan) -> None:
+    plan.headers["content-type"] = "text/plain; charset=utf-8"
+
+
+@fault("no-content-type", "sends no Content-Type header", "HTTP-CONTENT-TYPE")
+def _no_content_type(plan: Plan) -> None:
+    del plan.headers["content-type"]
+
+
+@fault("status-500", "answers 500 with a well-formed event stream as its body", "HTTP-STATUS")
+def _status_500(plan: Plan) -> None:
+    plan.status = 500
+
+
+@fault("status-204", "answers 204 No Content, with no body", "HTTP-STATUS")
+def _status_204(plan: Plan) -> None:
+    plan.status = 204
+
+
+@fault("post-405", "refuses the POST with 405 Method Not Allowed and a JSON error", "HTTP-STATUS")
+def _post_405(plan: Plan) -> None:
+    plan.refusal = Refusal(405, "use GET for this endpoint", {"allow": "GET"})
+
+
+@fault("json-error-200", "answers a JSON error body (application/json) with status 200", "HTTP-CONTENT-TYPE")
+def _json_error_200(plan: Plan) -> None:
+    plan.refusal = Refusal(200, "the model is overloaded, try again later")
+
+
+HTML_ERROR_PAGE = (
+    "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n"
+    "<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n"
+).encode()
+
+
+@fault(
+    "html-error-page",
+    "sends a proxy's HTML error page as the body, with status 200 and text/event-stream",
+    "PAYLOAD-CHUNKS",
+    "DONE-PRESENT",
+    "FRAME-KNOWN-FIELDS",
+)
+def _html_error_page(plan: Plan) -> None:
+    _edit(plan, lambda frames: [HTML_ERROR_PAGE])
+
+
+@fault("gzip", "compresses the stream (Content-Encoding: gzip, flushed after every write)",
+       "HTTP-NO-CONTENT-ENCODING")
+def _gzip(plan: Plan) -> None:
+    plan.encoding = "gzip"
+
+
+@fault("no-cache-control", "sends no Cache-Control header", "HTTP-CACHE-CONTROL")
+def _no_cache_control(plan: Plan) -> None:
+    del plan.headers["cache-control"]
+
+
+@fault("charset-latin1", "declares charset=iso-8859-1 (the bytes stay UTF-8)", "HTTP-CHARSET")
+def _charset_latin1(plan: Plan) -> None:
+    plan.headers["content-type"] = "text/event-stream; charset=iso-8859-1"
+
+
+@fault("content-length", "sends a Content-Length: the body's length is fixed before its first byte",
+       "HTTP-NO-CONTENT-LENGTH")
+def _content_length(plan: Plan) -> None:
+    plan.content_length = True
+
+
 # -- termination -----------------------------------------------------------------------
 
 
@@ -68,17 +166,82 @@ def _no_done(plan: Plan) -> None:
     plan.terminator = None
 
 
+@fault("no-chunks", "sends the terminator and no chunk before it", "PAYLOAD-CHUNKS")
+def _no_chunks(plan: Plan) -> None:
+    plan.chunks = []
+
+
+@fault(
+    "done-unterminated",
+    "ends the body right after 'data: [DONE]', with no blank line to dispatch it",
+    "DONE-PRESENT",
+    "FRAME-TERMINATED",
+)
+def _done_unterminated(plan: Plan) -> None:
+    _edit(plan, lambda frames: [*frames[:-1], frames[-1][: -len(plan.sep)]])
+
+
+@fault("done-twice", "sends the terminator twice", "DONE-ONCE")
+def _done_twice(plan: Plan) -> None:
+    _edit(plan, lambda frames: frames + frames[-1:])
+
+
 @fault("after-done", "sends one more chunk after the terminator", "DONE-LAST")
 def _after_done(plan: Plan) -> None:
     extra = plan.encode_chunk({**plan.chunks[-1], "content": " (late)"})
     _edit(plan, lambda frames: frames + [extra])
 
 
-# -- payload ---------------------------------------------------------------------------
+@fault("done-data-prefix", "writes the terminator as 'data: data: [DONE]'", "DONE-PRESENT")
+def _done_data_prefix(plan: Plan) -> None:
+    plan.terminator = "data: [DONE]"
 
 
-@fault("invalid-json", "cuts the JSON of the second chunk short", "PAYLOAD-JSON")
-def _invalid_json(plan: Plan) -> None:
+@fault("done-trailing-space", "writes the terminator as '[DONE] ', with a trailing space", "DONE-PRESENT")
+def _done_trailing_space(plan: Plan) -> None:
+    plan.terminator = "[DONE] "
+
+
+@fault("done-quoted", "writes the terminator as the JSON string '\"[DONE]\"'", "DONE-PRESENT")
+def _done_quoted(plan: Plan) -> None:
+    plan.terminator = '"[DONE]"'
+
+
+@fault("done-linger", "keeps the response open after the terminator", "DONE-CLOSE")
+def _done_linger(plan: Plan) -> None:
+    plan.linger = STALL_SECONDS
+
+
+# -- framing and payload ---------------------------------------------------------------
+
+
+@fault(
+    "ndjson",
+    "writes each payload as a bare JSON line (NDJSON): no 'data:' prefix, no blank line",
+    "PAYLOAD-CHUNKS",
+    "DONE-PRESENT",
+    "FRAME-KNOWN-FIELDS",
+)
+def _ndjson(plan: Plan) -> None:
+    def bare(frames: Frames) -> Frames:
+        sep = plan.sep.encode()
+        return [frame.removeprefix(b"data: ").removesuffix(sep) for frame in frames]
+
+    _edit(plan, bare)
+
+
+@fault("no-blank-lines", "leaves out the blank lines between chunk events, so they run together",
+       "PAYLOAD-JSON")
+def _no_blank_lines(plan: Plan) -> None:
+    def run_together(frames: Frames) -> Frames:
+        last_chunk, sep = len(plan.chunks) - 1, len(plan.sep)
+        return [frame[:-sep] if i < last_chunk else frame for i, frame in enumerate(frames)]
+
+    _edit(plan, run_together)
+
+
+@fault("truncated-json", "cuts the JSON of the second chunk short", "PAYLOAD-JSON")
+def _truncated_json(plan: Plan) -> None:
     def cut(frames: Frames) -> Frames:
         broken = frames[1].rstrip(b"\r\n")[:-6] + plan.sep.encode() * 2
         return [frames[0], broken, *frames[2:]]
@@ -86,13 +249,98 @@ def _invalid_json(plan: Plan) -> None:
     _edit(plan, cut)
 
 
+@fault("missing-property", "leaves the required 'content' property out of the second chunk", "PAYLOAD-SCHEMA")
+def _missing_property(plan: Plan) -> None:
+    del plan.chunks[1]["content"]
+
+
+@fault("wrong-type", "sends 'content' as a number in the second chunk", "PAYLOAD-SCHEMA")
+def _wrong_type(plan: Plan) -> None:
+    plan.chunks[1]["content"] = 42
+
+
+@fault("empty-data", "sends an event whose data is empty ('data:' and nothing else)", "PAYLOAD-JSON")
+def _empty_data(plan: Plan) -> None:
+    _edit(plan, lambda frames: [frames[0], f"data:{plan.sep}{plan.sep}".encode(), *frames[1:]])
+
+
+@fault("invalid-utf8", "puts a byte that is not UTF-8 (0xff) inside the second chunk's text", "FRAME-UTF8")
+def _invalid_utf8(plan: Plan) -> None:
+    def corrupt(frames: Frames) -> Frames:
+        end = frames[1].rindex(b'"}')
+        return [frames[0], frames[1][:end] + b"\xff" + frames[1][end:], *frames[2:]]
+
+    _edit(plan, corrupt)
+
+
+@fault("unknown-field", "adds a 'model: demo' line (a field clients ignore) to the first event",
+       "FRAME-KNOWN-FIELDS")
+def _unknown_field(plan: Plan) -> None:
+    _edit(plan, lambda frames: [f"model: demo{plan.sep}".encode() + frames[0], *frames[1:]])
+
+
+@fault("bogus-retry", "sends 'retry: 3s' (a retry that is not all digits)", "FRAME-RETRY-DIGITS")
+def _bogus_retry(plan: Plan) -> None:
+    _edit(plan, lambda frames: [f"retry: 3s{plan.sep}".encode() + frames[0], *frames[1:]])
+
+
+@fault("id-nul", "sends an id field containing NUL", "FRAME-ID-NO-NUL")
+def _id_nul(plan: Plan) -> None:
+    _edit(plan, lambda frames: [f"id: 1\x002{plan.sep}".encode() + frames[0], *frames[1:]])
+
+
+@fault("id-changes", "changes the chunk id from the fourth chunk on", "PAYLOAD-ID-STABLE")
+def _id_changes(plan: Plan) -> None:
+    for chunk in plan.chunks[3:]:
+        chunk["id"] = "msg_other"
+
+
 # -- delivery --------------------------------------------------------------------------
+
+
+@fault("buffered", "holds the whole answer, then writes it in one piece at the end",
+       "DELIVERY-INCREMENTAL", suite_args=PATIENT)
+def _buffered(plan: Plan) -> None:
+    plan.write = "once"
+
+
+@fault("stall-before-headers", "sends nothing at all, not even the status line", "HTTP-STATUS")
+def _stall_before_headers(plan: Plan) -> None:
+    plan.stall_before_headers = STALL_SECONDS
+
+
+@fault("stall-after-headers", "sends the headers, then nothing, and keeps the connection open", "DELIVERY-IDLE")
+def _stall_after_headers(plan: Plan) -> None:
+    plan.stall_after = 0
+    plan.stall_for = STALL_SECONDS
 
 
 @fault("stall-mid", "stops sending after two events and keeps the connection open", "DELIVERY-IDLE")
 def _stall_mid(plan: Plan) -> None:
     plan.stall_after = 2
     plan.stall_for = STALL_SECONDS
+
+
+@fault("endless", "never ends: chunk after chunk, no terminator", "DELIVERY-DURATION", suite_args=SHORT_STREAM)
+def _endless(plan: Plan) -> None:
+    plan.endless = True
+
+
+@fault("huge-line", "sends one huge line with no line ending (4 MiB, or ?size=BYTES)", "DELIVERY-LIMITS",
+       suite_args=SMALL_LINE)
+def _huge_line(plan: Plan) -> None:
+    plan.huge_line = True
+
+
+@fault("trickle", "writes one byte at a time, slowly, never quite silent", "DELIVERY-DURATION",
+       suite_args=SHORT_STREAM)
+def _trickle(plan: Plan) -> None:
+    plan.write = "trickle"
+
+
+@fault("reset-mid-stream", "resets the connection (TCP RST) after three events", "DONE-PRESENT", raw=True)
+def _reset_mid_stream(plan: Plan) -> None:
+    plan.reset_after = 3
 
 
 # -- requests and lifecycle: faults in how requests are handled ------------------------
@@ -189,3 +437,106 @@ def _echo_credentials(plan: Plan) -> None:
     echoed = plan.request_headers.get("authorization", "")
     plan.headers["x-echo-authorization"] = echoed
     plan.chunks[-1] = {**plan.chunks[-1], "content": f" (you sent {echoed})"}
+
+
+# -- benign variants: legal responses the suite must pass ------------------------------
+
+
+@variant("crlf", "ends lines with CRLF")
+def _crlf(plan: Plan) -> None:
+    plan.sep = "\r\n"
+
+
+@variant("cr", "ends lines with a lone CR")
+def _cr(plan: Plan) -> None:
+    plan.sep = "\r"
+
+
+@variant("crlf-split", "ends lines with CRLF and cuts every write between a CR and its LF")
+def _crlf_split(plan: Plan) -> None:
+    def split(frames: Frames) -> Frames:
+        crlf = [frame.replace(b"\n", b"\r\n") for frame in frames]
+        return [(b"\n" if i else b"") + frame[:-1] for i, frame in enumerate(crlf)] + [b"\n"]
+
+    _edit(plan, split)
+
+
+@variant("data-no-space", "writes 'data:' with no space before the value")
+def _data_no_space(plan: Plan) -> None:
+    _edit(plan, lambda frames: _each_line(plan, frames, lambda line: line.replace(b"data: ", b"data:", 1)))
+
+
+@variant("comments", "sends a comment line before every event")
+def _comments(plan: Plan) -> None:
+    _edit(plan, lambda frames: [f": tick{plan.sep}".encode() + frame for frame in frames])
+
+
+@variant("comment-padding", "starts the body with a 2 KiB comment (padding that defeats proxy buffering)")
+def _comment_padding(plan: Plan) -> None:
+    _edit(plan, lambda frames: [(":" + " " * 2048 + plan.sep).encode(), *frames])
+
+
+@variant("fields", "gives every event 'event:' and 'id:' fields, and the first a 'retry:'")
+def _fields(plan: Plan) -> None:
+    def add(frames: Frames) -> Frames:
+        sep = plan.sep
+        out = [f"event: message{sep}id: {i}{sep}".encode() + frame for i, frame in enumerate(frames)]
+        return [f"retry: 3000{sep}".encode() + out[0], *out[1:]]
+
+    _edit(plan, add)
+
+
+@variant("multiline-data", "pretty-prints each chunk's JSON over several 'data:' lines")
+def _multiline_data(plan: Plan) -> None:
+    plan.indent = 2
+
+
+@variant("bom", "starts the body with a UTF-8 byte order mark")
+def _bom(plan: Plan) -> None:
+    _edit(plan, lambda frames: [b"\xef\xbb\xbf" + frames[0], *frames[1:]])
+
+
+@variant("byte-writes", "writes the body one byte at a time")
+def _byte_writes(plan: Plan) -> None:
+    plan.write = "bytes"
+
+
+@variant("split-multibyte", "cuts writes in the middle of multi-byte characters")
+def _split_multibyte(plan: Plan) -> None:
+    plan.write = "split"
+
+
+@variant("charset-utf8", "declares 'text/event-stream; charset=utf-8'")
+def _charset_utf8(plan: Plan) -> None:
+    plan.headers["content-type"] = "text/event-stream; charset=utf-8"
+
+
+@variant("media-type-upper", "writes the media type in capitals, 'TEXT/EVENT-STREAM'")
+def _media_type_upper(plan: Plan) -> None:
+    plan.headers["content-type"] = "TEXT/EVENT-STREAM"
+
+
+@variant("close-delimited", "ends the body by closing the connection: no chunked encoding, no length", raw=True)
+def _close_delimited(plan: Plan) -> None:
+    plan.framing = "close"
+
+
+@variant("empty-content", "starts with a chunk whose content is the empty string")
+def _empty_content(plan: Plan) -> None:
+    plan.chunks.insert(0, {**plan.chunks[0], "content": ""})
+
+
+@variant("extra-properties", "adds properties the schema does not name to every chunk")
+def _extra_properties(plan: Plan) -> None:
+    for n, chunk in enumerate(plan.chunks):
+        chunk.update(model="reference", index=n, usage=None)
+
+
+@variant("slow-steady", "sends an event every 0.2 s: slow, but never silent for long")
+def _slow_steady(plan: Plan) -> None:
+    plan.delay = 0.2
+
+
+@variant("extra-blank-lines", "sends two blank lines after every event (an empty event is not dispatched)")
+def _extra_blank_lines(plan: Plan) -> None:
+    _edit(plan, lambda frames: [frame + plan.sep.encode() for frame in frames])

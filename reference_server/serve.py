@@ -1,43 +1,60 @@
-"""Run the reference server on a loopback port, in a background thread of this process."""
+"""Run the reference server on loopback ports, in a background thread of this process."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
+from urllib.parse import parse_qs
 
 import uvicorn
 
 from .app import create_app
+from .faults import FAULTS
+from .raw import RawListener
 
 __all__ = ["ServerThread"]
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
 class ServerThread:
-    """uvicorn serving the reference app on 127.0.0.1, on a free port unless one is given.
+    """The reference app on ``host`` (loopback unless given): uvicorn on ``port`` and the
+    byte-exact listener (``raw.py``) on ``raw_port``, free ports unless given.
 
     Use as a context manager, or call ``start()`` and ``stop()``.
     """
 
-    def __init__(self, port: int = 0, **app_options: float) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", port))
+    def __init__(self, port: int = 0, raw_port: int = 0, host: str = "127.0.0.1", **app_options: float) -> None:
+        self.host = host
+        self._sock = _bind(host, port)
+        self._raw_sock = _bind(host, raw_port)
         self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(**app_options),
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-            access_log=False,
-        )
+        self.raw_port = self._raw_sock.getsockname()[1]
+        app = create_app(**app_options)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, access_log=False)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, name="reference-server", daemon=True
-        )
+        self._raw = RawListener(app)
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), name="reference-server", daemon=True)
 
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    async def _serve(self) -> None:
+        await self._raw.start(self._raw_sock)
+        try:
+            await self._server.serve(sockets=[self._sock])
+        finally:
+            await self._raw.stop()
+
+    def url(self, path: str = "/", query: str = "") -> str:
+        """The URL of ``path`` with ``query``, on the listener its faults need."""
+        names = ",".join(parse_qs(query).get("fault", [])).split(",")
+        raw = any(FAULTS[n].raw for n in names if n in FAULTS)
+        return f"http://{self.host}:{self.raw_port if raw else self.port}{path}" + (f"?{query}" if query else "")
 
     def start(self, wait: float = 10.0) -> ServerThread:
         self._thread.start()
@@ -52,6 +69,7 @@ class ServerThread:
         self._server.should_exit = True
         self._thread.join(timeout=5)
         self._sock.close()
+        self._raw_sock.close()
 
     def __enter__(self) -> ServerThread:
         return self.start()

@@ -83,6 +83,10 @@ class HttpContentType(Rule):
     needs_stream = False
 
     def finish(self, t: Transcript) -> None:
+        if t.status != 200:
+            # An error response is not meant to be an event stream: its type is moot.
+            self.block("HTTP-STATUS", f"status {t.status}")
+            return
         value = t.header("content-type")
         if value is None:
             self.fail("the response has no Content-Type header", expected="text/event-stream", received="(none)")
@@ -152,6 +156,26 @@ class HttpNoContentEncoding(Rule):
                 "compression buffers events and breaks incremental delivery through proxies",
                 expected="no Content-Encoding",
                 received=", ".join(codings)[:PREVIEW],
+            )
+
+
+@rule
+class HttpNoContentLength(Rule):
+    requirement = Requirement(
+        "HTTP-NO-CONTENT-LENGTH",
+        SHOULD,
+        "The stream has no Content-Length (its length is not known until it ends)",
+        PROTOCOL,
+    )
+
+    def finish(self, t: Transcript) -> None:
+        length = t.header("content-length")
+        if length is not None:
+            self.fail(
+                f"the stream is sent with Content-Length {preview(length)}: its whole length was fixed before "
+                "the first byte, so it was generated (or buffered) in full before it was sent",
+                expected="no Content-Length (chunked, or ended by closing the connection)",
+                received=f"Content-Length: {length[:PREVIEW]}",
             )
 
 
@@ -259,6 +283,22 @@ class FrameIdNoNul(_NoticeRule):
 # -- payload ---------------------------------------------------------------------------
 
 
+def near_miss(data: str, terminator: str | None) -> str | None:
+    """Why an event's data, not the terminator, was surely meant to be it; None if not.
+
+    Such an event is reported once, by DONE-PRESENT: the payload checks pass over it.
+    """
+    if terminator is None or data == terminator:
+        return None
+    if data.strip() == terminator:
+        return f"whitespace around {terminator}"
+    if data == json.dumps(terminator):
+        return f"{terminator} as a quoted JSON string"
+    if data.startswith("data:") and data[5:].strip() == terminator:
+        return "the 'data:' prefix written twice"
+    return None
+
+
 def _cut_blocker(rule_: Rule, t: Transcript) -> bool:
     """Block a rule about the stream's end when the suite, not the server, cut it short."""
     if t.terminators == 0 and t.ending.kind in CUT_BY:
@@ -292,6 +332,8 @@ class PayloadChunks(Rule):
             json_lines = [n for n in t.notices if n.kind == "unknown-field" and n.line[:1] in "{["]
             if json_lines:
                 found += "; its lines look like JSON without 'data:' (NDJSON served as SSE?)"
+            elif t.head.lstrip()[:1] == b"<":
+                found += "; it looks like an HTML page (an error page from a proxy?)"
         self.fail(found, expected="one or more data events", received=f"{t.data_events} data events", offset=0)
 
 
@@ -305,6 +347,8 @@ class PayloadJson(Rule):
         if chunk.terminator or chunk.json_error is None:
             return
         data = chunk.event.data
+        if near_miss(data, self.profile.terminator):
+            return
         hint = ""
         lines = data.split("\n")
         if len(lines) > 1 and all(_is_json(line) for line in lines if line):
@@ -341,7 +385,7 @@ class PayloadSchema(Rule):
         if chunk.terminator or chunk.json_error is not None:
             return
         self.checked += 1
-        if self.validator.is_valid(chunk.value):
+        if self.validator.is_valid(chunk.value) or near_miss(chunk.event.data, self.profile.terminator):
             return
         if self.count >= VIOLATIONS_KEPT:  # past what is kept, count without computing the message
             self.count += 1
@@ -406,12 +450,9 @@ class DonePresent(Rule):
         if self.near_miss is not None or chunk.terminator or term is None:
             return
         data = chunk.event.data
-        if data.strip() == term:
-            self.near_miss = (f"event {chunk.event.index} is {data!r}: whitespace around {term}", chunk)
-        elif data == json.dumps(term):
-            self.near_miss = (f"event {chunk.event.index} is {data!r}: {term} as a quoted JSON string", chunk)
-        elif data.startswith("data:") and data[5:].strip() == term:
-            self.near_miss = (f"event {chunk.event.index} is {data!r}: the 'data:' prefix written twice", chunk)
+        why = near_miss(data, term)
+        if why is not None:
+            self.near_miss = (f"event {chunk.event.index} is {preview(data)}: {why}", chunk)
         elif data.endswith("\n" + term):
             self.near_miss = (
                 f"event {chunk.event.index} ends with a {term} line: the blank line before it is missing",
@@ -506,13 +547,16 @@ class DoneClose(Rule):
 
 
 class _EndingRule(Rule):
-    """Fails when the exchange ended one particular way."""
+    """Fails when the exchange ended one particular way: the suite cut it at a limit."""
 
     kind: EndKind
 
     def finish(self, t: Transcript) -> None:
         if t.ending.kind is self.kind:
-            self.fail(t.ending.detail, offset=t.ending.offset, time=t.ending.time)
+            self.fail(t.ending.detail, expected=self.expected(), offset=t.ending.offset, time=t.ending.time)
+
+    def expected(self) -> str:
+        raise NotImplementedError
 
 
 @rule
@@ -522,6 +566,9 @@ class DeliveryIdle(_EndingRule):
     )
     kind = EndKind.IDLE_TIMEOUT
 
+    def expected(self) -> str:
+        return f"a byte at least every {self.limits.timeout:g} s (--sse-timeout)"
+
 
 @rule
 class DeliveryDuration(_EndingRule):
@@ -529,6 +576,9 @@ class DeliveryDuration(_EndingRule):
         "DELIVERY-DURATION", MUST, "The whole stream completes within --sse-stream-timeout", PROTOCOL
     )
     kind = EndKind.STREAM_TIMEOUT
+
+    def expected(self) -> str:
+        return f"the stream ends within {self.limits.stream_timeout:g} s (--sse-stream-timeout)"
 
 
 @rule
@@ -540,6 +590,11 @@ class DeliveryLimits(_EndingRule):
         SUITE,
     )
     kind = EndKind.LIMIT
+
+    def expected(self) -> str:
+        lim = self.limits
+        return (f"lines up to {lim.max_line} bytes (--sse-max-line), events up to {lim.max_event} "
+                f"(--sse-max-event), a body up to {lim.max_body} (--sse-max-body)")
 
 
 # Tolerances of DELIVERY-INCREMENTAL, named so the rule can be read and argued with.

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from ._causes import transport_cause
 from ._model import Ending, EndKind
 from ._parser import Event, EventStreamParser, Notice, Unterminated
 from ._profile import Profile
@@ -240,18 +241,6 @@ class _Recorder:
         t.tail = self.evidence.tail
 
 
-def _cause(exc: BaseException) -> str:
-    """A one-line cause for a transport error, with the innermost reason."""
-    inner = exc
-    while inner.__cause__ is not None or inner.__context__ is not None:
-        inner = inner.__cause__ or inner.__context__  # type: ignore[assignment]
-    text = str(exc) or type(exc).__name__
-    deeper = str(inner)
-    if inner is not exc and deeper and deeper not in text:
-        text = f"{text} ({deeper})"
-    return f"{type(exc).__name__}: {text}"
-
-
 async def capture(
     client: httpx.AsyncClient,
     request: RequestSpec,
@@ -280,10 +269,11 @@ async def capture(
         async with asyncio.timeout(wait):
             response = await client.send(req, stream=True)
     except TimeoutError:
-        t.ending = Ending(EndKind.NO_RESPONSE, f"no response headers within {wait:g} s", _now(t0), 0)
+        detail = f"no response headers within {wait:g} s (--sse-timeout)"
+        t.ending = Ending(EndKind.NO_RESPONSE, detail, _now(t0), 0)
         return t
     except Exception as exc:  # noqa: BLE001 - whatever the transport raises, the target caused it
-        t.ending = Ending(EndKind.NO_RESPONSE, _cause(exc), _now(t0), 0)
+        t.ending = Ending(EndKind.NO_RESPONSE, transport_cause(exc), _now(t0), 0)
         return t
     t.headers_at = _now(t0)
     t.status = response.status_code
@@ -320,14 +310,16 @@ async def _read_body(
         except TimeoutError:
             return _timeout_ending(why, rec, limits, _now(t0))
         except Exception as exc:  # noqa: BLE001 - as above: a broken read is the target's doing
-            return Ending(EndKind.READ_ERROR, f"the connection broke: {_cause(exc)}", _now(t0), rec.evidence.size)
+            detail = f"the connection broke: {transport_cause(exc)}"
+            return Ending(EndKind.READ_ERROR, detail, _now(t0), rec.evidence.size)
         now = _now(t0)
         if rec.evidence.size + len(piece) > limits.max_body:
             rec.piece(piece[: limits.max_body - rec.evidence.size], now)
-            return Ending(EndKind.LIMIT, f"body longer than {limits.max_body} bytes", now, rec.evidence.size)
+            detail = f"body longer than {limits.max_body} bytes (--sse-max-body)"
+            return Ending(EndKind.LIMIT, detail, now, rec.evidence.size)
         rec.piece(piece, now)
-        if rec.parser.exceeded is not None:
-            return Ending(EndKind.LIMIT, str(rec.parser.exceeded), now, rec.evidence.size)
+        if (exceeded := rec.parser.exceeded) is not None:
+            return Ending(EndKind.LIMIT, f"{exceeded} (--sse-max-{exceeded.what})", now, rec.evidence.size)
         if drop_after is not None and t.events >= drop_after:
             return Ending(EndKind.DROPPED, f"the client went away after {t.events} events", now, rec.evidence.size)
         if grace_deadline is None and t.terminator_at is not None:
@@ -340,14 +332,15 @@ def _timeout_ending(why: EndKind, rec: _Recorder, limits: Limits, now: float) ->
     if why is EndKind.GRACE_EXPIRED:
         return Ending(why, f"the response stayed open {limits.done_grace:g} s after the terminator", now, size)
     if why is EndKind.STREAM_TIMEOUT:
-        return Ending(why, f"the stream was still open after {limits.stream_timeout:g} s", now, size)
+        detail = f"the stream was still open after {limits.stream_timeout:g} s (--sse-stream-timeout)"
+        return Ending(why, detail, now, size)
     if t.last_event is not None:
         after = f"after event {t.last_event.index} at offset {t.last_event.offset}"
     elif size:
         after = f"after byte {size}, before any event"
     else:
         after = "after the headers, before any byte of the body"
-    return Ending(why, f"no byte for {limits.timeout:g} s {after}", now, size)
+    return Ending(why, f"no byte for {limits.timeout:g} s {after} (--sse-timeout)", now, size)
 
 
 def make_client(url: str) -> httpx.AsyncClient:

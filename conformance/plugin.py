@@ -91,8 +91,7 @@ class Suite:
 
             self.server = ServerThread().start()
             self._cleanup.callback(self.server.stop)
-            query = settings.target.partition("?")[2]
-            self.url = self.server.url(profile.path) + (f"?{query}" if query else "")
+            self.url = self.server.url(profile.path, settings.target.partition("?")[2])
         else:
             self.url = settings.target
         self.redact = Redactor([*settings.secrets, *url_secrets(self.url)])
@@ -211,7 +210,7 @@ class Suite:
             tr.write_line(f"exchange status {t.status}, {t.body_bytes} bytes, {t.events} events; "
                           f"ended: {self.redact(t.ending.detail)} at {t.ending.time:.3f} s")
         else:
-            tr.write_line(f"exchange could not reach the target: {self.redact(t.ending.detail)}")
+            tr.write_line(f"exchange no response: {self.redact(t.ending.detail)}")
         for v in self._judged.values():
             for note in v.notes:
                 tr.write_line(f"{v.requirement.id}: {self.redact(note)}")

@@ -1,0 +1,49 @@
+"""Plain-words causes for transport errors: what an engineer reads first when the target
+could not be reached or the connection broke, followed by the error as raised."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+
+__all__ = ["transport_cause"]
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The error and everything it was raised from, outermost first."""
+    chain = [exc]
+    while (inner := chain[-1].__cause__ or chain[-1].__context__) is not None and inner not in chain:
+        chain.append(inner)
+    return chain
+
+
+def _plain(error: BaseException) -> str | None:
+    if isinstance(error, ssl.SSLError):
+        hint = ": the port may speak plain HTTP" if "WRONG_VERSION_NUMBER" in str(error) else ""
+        return f"TLS handshake failed{hint}"
+    if isinstance(error, socket.gaierror):
+        return "the host name did not resolve"
+    if isinstance(error, ConnectionRefusedError) or getattr(error, "errno", None) == errno.ECONNREFUSED:
+        return "connection refused: nothing is listening on that port"
+    if isinstance(error, ConnectionResetError) or getattr(error, "errno", None) == errno.ECONNRESET:
+        return "reset by the peer"
+    return None
+
+
+def _text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def transport_cause(exc: BaseException) -> str:
+    """One line: the cause in plain words where it is known, with the error behind it;
+    otherwise the error as raised and its innermost reason."""
+    chain = _chain(exc)
+    for error in reversed(chain):  # the innermost error knows the cause best
+        plain = _plain(error)
+        if plain is not None:
+            return f"{plain} ({_text(error)})"
+    text, inner = _text(exc), chain[-1]
+    if inner is not exc and str(inner) and str(inner) not in text:
+        text += f" ({inner})"
+    return text

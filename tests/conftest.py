@@ -10,11 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import hypothesis  # noqa: F401  (see below)
 import pytest
 from jsonschema import Draft202012Validator
 
 from conformance._report import load_schema
 from reference_server import ServerThread
+
+# pytester's in-process runs drop the modules they import when they end. hypothesis's pytest
+# plugin imports hypothesis at the end of every run: imported once out here, it stays, and a
+# suite run costs a tenth of a second instead of two.
 
 # Small timeouts keep the stall faults quick; each names the figure it is checked against.
 # Few own requests keep each run short; the defaults are exercised in test_probes.py.

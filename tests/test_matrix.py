@@ -1,0 +1,64 @@
+"""The matrix: the suite against every fault and benign variant of the reference server,
+over a real socket, strict, asserting the exact set of requirement IDs that fail.
+
+One server serves the whole matrix; the suite runs in-process. Faults that would take the
+suite's default limits to judge carry their own small ones (``Fault.suite_args``).
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from conformance import REGISTRY
+from reference_server import FAULTS
+from tests.conftest import FAST, run_suite
+
+MIN_FAULTS_AND_VARIANTS = 40
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_suite_fails_exactly_what_the_fault_trips(pytester, reference, name):
+    fault = FAULTS[name]
+    url = reference.url("/chat/stream", f"fault={name}")
+    run = run_suite(pytester, url, *FAST, "--sse-strict", *fault.suite_args)
+    assert run.failed == fault.trips, run.output
+    assert set(run.outcomes) == set(REGISTRY)
+    if fault.trips:
+        assert run.ret == 1 and "DOES NOT CONFORM (strict)" in run.output
+    else:
+        assert run.ret == 0 and "CONFORMS (strict)" in run.output, run.output
+    assert "Traceback" not in run.output
+
+
+def test_every_fault_trips_only_known_requirements():
+    for fault in FAULTS.values():
+        assert fault.trips <= set(REGISTRY), f"{fault.name}: {sorted(fault.trips - set(REGISTRY))}"
+
+
+def test_every_requirement_is_tripped_by_some_fault():
+    tripped = set().union(*(f.trips for f in FAULTS.values()))
+    assert set(REGISTRY) - tripped == set(), "requirements no fault can fail"
+
+
+def test_the_matrix_is_large_enough_and_has_benign_variants():
+    assert len(FAULTS) >= MIN_FAULTS_AND_VARIANTS
+    assert any(not f.trips for f in FAULTS.values())
+
+
+def test_get_faults_lists_the_registry(reference):
+    listed = httpx.get(reference.url("/faults"), timeout=5).json()
+    assert [f["name"] for f in listed] == list(FAULTS)
+    for entry in listed:
+        fault = FAULTS[entry["name"]]
+        assert entry["trips"] == sorted(fault.trips)
+        assert entry["benign"] is (not fault.trips)
+        assert entry["breaks"] == fault.breaks
+        assert entry["suite_args"] == list(fault.suite_args)
+
+
+def test_a_raw_only_fault_is_refused_by_uvicorn_with_a_pointer(reference):
+    url = f"http://127.0.0.1:{reference.port}/chat/stream?fault=reset-mid-stream"
+    response = httpx.post(url, json={"prompt": "hi", "stream": True}, timeout=5)
+    assert response.status_code == 400
+    assert "byte-exact listener" in response.json()["error"]["message"]

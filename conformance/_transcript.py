@@ -347,4 +347,7 @@ def make_client(url: str) -> httpx.AsyncClient:
     # Timeouts are enforced by capture() itself, per read and per exchange.
     host = httpx.URL(url).host
     loopback = host in ("localhost", "::1") or host.startswith("127.")
-    return httpx.AsyncClient(timeout=None, trust_env=not loopback, follow_redirects=False)
+    # A plain-HTTP target never uses TLS (redirects are not followed): skip loading the CA
+    # bundle, 40 ms per client.
+    verify = httpx.URL(url).scheme != "http"
+    return httpx.AsyncClient(timeout=None, trust_env=not loopback, follow_redirects=False, verify=verify)

@@ -245,8 +245,8 @@ def _no_blank_lines(plan: Plan) -> None:
     _edit(plan, run_together)
 
 
-@fault("truncated-json", "cuts the JSON of the second chunk short", "PAYLOAD-JSON")
-def _truncated_json(plan: Plan) -> None:
+@fault("invalid-json", "cuts the JSON of the second chunk short", "PAYLOAD-JSON")
+def _invalid_json(plan: Plan) -> None:
     def cut(frames: Frames) -> Frames:
         broken = frames[1].rstrip(b"\r\n")[:-6] + plan.sep.encode() * 2
         return [frames[0], broken, *frames[2:]]

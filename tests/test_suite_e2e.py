@@ -10,7 +10,7 @@ import pytest
 from conformance._catalogue import requirements
 from reference_server import FAULTS
 
-ISSUE_FAULTS = ["content-type-json", "no-done", "truncated-json", "after-done", "stall-mid"]
+ISSUE_FAULTS = ["content-type-json", "no-done", "invalid-json", "after-done", "stall-mid"]
 
 
 def test_reference_server_conforms(suite):
@@ -52,7 +52,7 @@ def test_blocked_checks_name_their_cause(suite):
 
 
 def test_failure_message_names_expected_received_and_where(suite):
-    run = suite("fault=truncated-json")
+    run = suite("fault=invalid-json")
     out = run.output
     assert "PAYLOAD-JSON [MUST]" in out
     assert "expected: a JSON value" in out

@@ -1,36 +1,9 @@
 """Checks that make their own exchanges: drawn requests, bad requests, dropped streams,
-streams at once. Each fault of the request stage fails exactly its requirements."""
+streams at once. (Which requirements each of their faults fails: test_matrix.py.)"""
 
 from __future__ import annotations
 
 import re
-
-import pytest
-
-from reference_server import FAULTS
-
-OWN_REQUEST_FAULTS = [
-    "accept-not-json",
-    "500-on-bad-json",
-    "lenient-schema",
-    "any-content-type",
-    "error-not-json",
-    "get-streams",
-    "405-no-allow",
-    "break-after-drop",
-    "shared-id",
-    "concurrent-drops-done",
-    "non-ascii-request",
-]
-
-
-@pytest.mark.parametrize("fault", OWN_REQUEST_FAULTS)
-def test_own_request_fault_fails_exactly_its_requirements(suite, fault):
-    # Ten drawn requests find a non-ASCII one for that fault; three do for the rest.
-    examples = "10" if fault == "non-ascii-request" else "3"
-    run = suite(f"fault={fault}", "--sse-strict", "--sse-examples", examples)
-    assert run.failed == FAULTS[fault].trips, run.output
-
 
 def test_failing_drawn_request_is_shown_shrunk_with_the_seed(suite):
     run = suite("fault=non-ascii-request", "--sse-examples", "10", "--sse-seed", "7")

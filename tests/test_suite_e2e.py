@@ -1,17 +1,12 @@
-"""The suite end to end, over a real socket: it passes the reference server, and each
-fault fails exactly the requirements it names."""
+"""The suite end to end, over a real socket: it passes the reference server, a failure
+reads well, and a stall costs one timeout. (Every fault's exact failures: test_matrix.py.)"""
 
 from __future__ import annotations
 
 import time
 
-import pytest
 
 from conformance._catalogue import requirements
-from reference_server import FAULTS
-
-ISSUE_FAULTS = ["content-type-json", "no-done", "invalid-json", "after-done", "stall-mid"]
-
 
 def test_reference_server_conforms(suite):
     run = suite()
@@ -25,14 +20,6 @@ def test_one_item_per_requirement_named_by_id(suite):
     run = suite("", "--collect-only", "-q")
     for req in requirements():
         assert f"sse-conformance::{req.id}" in run.output
-
-
-@pytest.mark.parametrize("fault", ISSUE_FAULTS)
-def test_fault_fails_exactly_its_requirements(suite, fault):
-    run = suite(f"fault={fault}", "--sse-strict")
-    assert run.failed == FAULTS[fault].trips, run.output
-    assert run.ret == 1
-    assert "DOES NOT CONFORM" in run.output
 
 
 def test_stall_costs_one_timeout_not_one_per_check(suite):

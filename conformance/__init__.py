@@ -4,7 +4,7 @@ The pytest plugin (``conformance.plugin``) is what most users run: ``pytest --ta
 The pieces it is built from are public too::
 
     EventStreamParser    bytes in, WHATWG events out (no I/O)
-    load_profile         a dialect: schemas, example request, terminator rule
+    load_profile         a dialect: schemas, example request, terminator, rule sets
     capture              one recorded HTTP exchange -> Transcript
     REGISTRY             requirement ID -> the rule that checks it
 
@@ -15,7 +15,7 @@ _rules/_checks -> _suite -> plugin -> _report (JSON; uses _timing) -> _html (pyt
 from ._model import Ending, EndKind, Level, Requirement, Violation
 from ._parser import Event, EventStreamParser, LimitExceeded, Notice, Unterminated
 from ._profile import Profile, ProfileError, builtin_profiles, load_profile
-from ._rules import REGISTRY, Outcome, Verdict
+from ._rules import REGISTRY, Outcome, Verdict, applicable
 from ._transcript import Chunk, Limits, RequestSpec, Transcript, capture
 from . import _checks  # noqa: F401  (registers the checks)
 
@@ -41,6 +41,7 @@ __all__ = [
     "Unterminated",
     "Verdict",
     "Violation",
+    "applicable",
     "builtin_profiles",
     "capture",
     "load_profile",

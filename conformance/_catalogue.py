@@ -6,10 +6,13 @@ from __future__ import annotations
 from . import _checks  # noqa: F401  (registers the rules)
 from ._model import Requirement
 from ._probes import PROBES
-from ._rules import REGISTRY
+from ._profile import Profile
+from ._rules import REGISTRY, applicable
 
 __all__ = ["requirements"]
 
 
-def requirements() -> list[Requirement]:
-    return [cls.requirement for cls in REGISTRY.values()] + [r for p in PROBES for r in p.requirements]
+def requirements(profile: Profile | None = None) -> list[Requirement]:
+    """All of them, or those checked for ``profile`` (a dialect's rule set only where it is named)."""
+    rules = REGISTRY if profile is None else applicable(profile)
+    return [cls.requirement for cls in rules.values()] + [r for p in PROBES for r in p.requirements]

@@ -347,7 +347,7 @@ class PayloadJson(Rule):
         if chunk.terminator or chunk.json_error is None:
             return
         data = chunk.event.data
-        if near_miss(data, self.profile.terminator):
+        if near_miss(data, self.profile.terminator.data):
             return
         hint = ""
         lines = data.split("\n")
@@ -382,10 +382,10 @@ class PayloadSchema(Rule):
         self.checked = 0
 
     def on_chunk(self, chunk: Chunk) -> None:
-        if chunk.terminator or chunk.json_error is not None:
+        if chunk.terminator or chunk.json_error is not None or not self.profile.is_chunk(chunk.event, chunk.value):
             return
         self.checked += 1
-        if self.validator.is_valid(chunk.value) or near_miss(chunk.event.data, self.profile.terminator):
+        if self.validator.is_valid(chunk.value) or near_miss(chunk.event.data, self.profile.terminator.data):
             return
         if self.count >= VIOLATIONS_KEPT:  # past what is kept, count without computing the message
             self.count += 1
@@ -413,29 +413,39 @@ class PayloadIdStable(Rule):
         self.first: tuple[object, int] | None = None
 
     def on_chunk(self, chunk: Chunk) -> None:
-        field_ = self.profile.id_field
-        if field_ is None or not isinstance(chunk.value, dict) or field_ not in chunk.value:
+        value = self.profile.id_of(chunk.value)
+        if value is None:
             return
-        value = chunk.value[field_]
         if self.first is None:
             self.first = (value, chunk.event.index)
         elif value != self.first[0]:
             self.fail_at(
                 chunk,
-                f"{field_!r} changed from {preview(str(self.first[0]))} (event {self.first[1]}) "
+                f"'{self.profile.id_path}' changed from {preview(str(self.first[0]))} (event {self.first[1]}) "
                 f"to {preview(str(value))} in event {chunk.event.index}",
                 expected=str(self.first[0])[:PREVIEW],
                 received=str(value)[:PREVIEW],
             )
 
     def finish(self, t: Transcript) -> None:
-        if self.profile.id_field is None:
-            self.not_applicable = f"profile {self.profile.name} names no id property"
+        if self.profile.id_path is None:
+            self.not_applicable = f"profile {self.profile.name} names no id ([chunk] id)"
         elif self.first is None and not self.count:
             self.not_applicable = "no chunk carried an id"
 
 
 # -- termination -----------------------------------------------------------------------
+
+
+def _ends_at_close(rule_: Rule) -> bool:
+    """A profile whose streams end when the server closes the response has no terminator
+    event: the rules about one say so, rather than passing."""
+    if rule_.profile.terminator.at_close:
+        rule_.not_applicable = (
+            f"profile {rule_.profile.name} ends a stream by closing the response: it has no terminator event"
+        )
+        return True
+    return False
 
 
 @rule
@@ -446,8 +456,13 @@ class DonePresent(Rule):
         self.near_miss: tuple[str, Chunk] | None = None
 
     def on_chunk(self, chunk: Chunk) -> None:
-        term = self.profile.terminator
-        if self.near_miss is not None or chunk.terminator or term is None:
+        term = self.profile.terminator.data
+        if self.near_miss is not None or chunk.terminator:
+            return
+        name = self.profile.terminator.event
+        if name is not None and chunk.event.type.strip().lower() == name.lower():
+            self.near_miss = (f"event {chunk.event.index} is named {chunk.event.type!r}, not {name!r}", chunk)
+        if term is None:
             return
         data = chunk.event.data
         why = near_miss(data, term)
@@ -460,18 +475,16 @@ class DonePresent(Rule):
             )
 
     def finish(self, t: Transcript) -> None:
-        term = self.profile.terminator
-        if term is None:
-            self.not_applicable = f"profile {self.profile.name} has no terminator event"
+        if _ends_at_close(self) or t.terminators or _cut_blocker(self, t):
             return
-        if t.terminators or _cut_blocker(self, t):
-            return
-        expected = f"an event with data {term!r}"
+        terminator = self.profile.terminator
+        expected = str(terminator)
         if self.near_miss is not None:
             message, chunk = self.near_miss
             self.fail_at(chunk, f"no exact terminator; near miss: {message}", expected=expected)
             return
-        for notice in t.notices:
+        term = terminator.data
+        for notice in t.notices if term is not None else ():
             if notice.kind == "unknown-field" and notice.line.strip() == term:
                 self.fail(
                     f"no terminator; a line {notice.line!r} has no 'data:' prefix",
@@ -481,7 +494,8 @@ class DonePresent(Rule):
                 )
                 return
         u = t.unterminated
-        if u is not None and term in (u.data + u.partial_line):
+        marker = term if term is not None else str(terminator.event)
+        if u is not None and marker in (u.data + u.partial_line):
             self.fail(
                 f"the terminator was sent but never dispatched: no blank line after it before the end "
                 f"({preview(u.partial_line or u.data)})",
@@ -492,7 +506,7 @@ class DonePresent(Rule):
         last = t.last_event
         self.fail(
             f"the stream ended ({t.ending.detail}) "
-            f"{f'after event {last.index}' if last else 'before any event'} without {term!r}",
+            f"{f'after event {last.index}' if last else 'before any event'} without {terminator.label}",
             expected=expected,
             received=f"{t.events} events, none of them the terminator",
             offset=last.offset if last else 0,
@@ -505,6 +519,9 @@ class DonePresent(Rule):
 class DoneOnce(Rule):
     requirement = Requirement("DONE-ONCE", MUST, "The terminator arrives exactly once", PROTOCOL)
 
+    def finish(self, t: Transcript) -> None:
+        _ends_at_close(self)
+
     def on_chunk(self, chunk: Chunk) -> None:
         if chunk.terminator and chunk.after_terminator:
             self.fail_at(chunk, f"event {chunk.event.index} is a second terminator", expected="one terminator")
@@ -513,6 +530,9 @@ class DoneOnce(Rule):
 @rule
 class DoneLast(Rule):
     requirement = Requirement("DONE-LAST", MUST, "No event follows the terminator", PROTOCOL)
+
+    def finish(self, t: Transcript) -> None:
+        _ends_at_close(self)
 
     def on_chunk(self, chunk: Chunk) -> None:
         if chunk.after_terminator and not chunk.terminator:
@@ -531,6 +551,8 @@ class DoneClose(Rule):
     )
 
     def finish(self, t: Transcript) -> None:
+        if _ends_at_close(self):
+            return
         if t.terminator_at is None:
             self.not_applicable = "no terminator arrived"
         elif t.ending.kind is EndKind.GRACE_EXPIRED:

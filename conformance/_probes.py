@@ -359,16 +359,16 @@ class Disconnects(Probe):
             found.notes.append(f"{n} streams dropped after their first event; the next one conformed")
 
 
-class _FirstValue:
-    """Observer: keeps the first chunk's value of one property."""
+class _FirstId:
+    """Observer: keeps the first id a chunk carries, where the profile's ``[chunk] id`` says."""
 
-    def __init__(self, name: str | None) -> None:
-        self.name = name
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
         self.value: Any = None
 
     def on_chunk(self, chunk: Chunk) -> None:
-        if self.value is None and self.name and isinstance(chunk.value, dict):
-            self.value = chunk.value.get(self.name)
+        if self.value is None:
+            self.value = self.profile.id_of(chunk.value)
 
 
 @probe
@@ -387,7 +387,7 @@ class Concurrency(Probe):
             together.not_applicable = ids.not_applicable = "turned off with --sse-concurrency 0"
             return
         body = _canonical_example(ctx)
-        firsts = [_FirstValue(ctx.profile.id_field) for _ in range(n)]
+        firsts = [_FirstId(ctx.profile) for _ in range(n)]
         async with self.client() as client:
             results = await asyncio.gather(
                 *(checked_exchange(client, self.request(body), ctx.profile, ctx.settings.limits, [first])
@@ -405,8 +405,8 @@ class Concurrency(Probe):
                 f"{statistics.median(starts) * 1000:.0f} ms (median), {max(starts) * 1000:.0f} ms (slowest)"
             )
         seen = [f.value for f in firsts if f.value is not None]
-        if ctx.profile.id_field is None:
-            ids.not_applicable = f"profile {ctx.profile.name} names no id property"
+        if ctx.profile.id_path is None:
+            ids.not_applicable = f"profile {ctx.profile.name} names no id ([chunk] id)"
         elif n < 2 or len(seen) < 2:
             ids.not_applicable = "fewer than two streams carried an id"
         elif len(set(map(str, seen))) < len(seen):

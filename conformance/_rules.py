@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ._model import EndKind, Level, Requirement, Violation
-from ._profile import Profile
+from ._profile import RULESETS, Profile
 from ._transcript import Chunk, Evidence, Limits, Transcript
 
-__all__ = ["Findings", "Rule", "REGISTRY", "rule", "Outcome", "Verdict", "judge"]
+__all__ = ["Findings", "Rule", "REGISTRY", "rule", "applicable", "Outcome", "Verdict", "judge"]
 
 VIOLATIONS_KEPT = 5  # per rule; the rest are counted
 
@@ -46,6 +46,8 @@ def rule(cls: type[Rule]) -> type[Rule]:
     rid = cls.requirement.id
     if rid in REGISTRY:
         raise ValueError(f"requirement {rid} registered twice")
+    if cls.ruleset is not None and cls.ruleset not in RULESETS:
+        raise ValueError(f"requirement {rid} names unknown rule set {cls.ruleset!r}")
     REGISTRY[rid] = cls
     return cls
 
@@ -90,6 +92,14 @@ class Rule(Findings):
     # Rules about the event stream are blocked when the response is not one (no response,
     # a status other than 200, another media type): one root cause, one failure.
     needs_stream: ClassVar[bool] = True
+    # A rule across chunks of one dialect belongs to a rule set, and is checked only for
+    # profiles that name the set in their ``rules``; None: a rule of every profile.
+    ruleset: ClassVar[str | None] = None
+
+    @classmethod
+    def applies_to(cls, profile: Profile) -> bool:
+        """Whether the suite checks this requirement for the profile at all."""
+        return cls.ruleset is None or cls.ruleset in profile.rules
 
     def __init__(self, profile: Profile, limits: Limits, evidence: Evidence) -> None:
         super().__init__(type(self).requirement)
@@ -172,8 +182,13 @@ def judge(rules: Iterable[Rule], t: Transcript) -> list[Verdict]:
     return verdicts
 
 
+def applicable(profile: Profile) -> dict[str, type[Rule]]:
+    """The requirements checked for a profile, in catalogue order."""
+    return {rid: cls for rid, cls in REGISTRY.items() if cls.applies_to(profile)}
+
+
 def instantiate(profile: Profile, limits: Limits, evidence: Evidence) -> list[Rule]:
-    return [cls(profile, limits, evidence) for cls in REGISTRY.values()]
+    return [cls(profile, limits, evidence) for cls in applicable(profile).values()]
 
 
 def levels_failed(verdicts: Iterable[Verdict]) -> dict[Level, int]:

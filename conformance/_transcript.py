@@ -197,7 +197,7 @@ class _Recorder:
 
     def _event(self, event: Event, now: float) -> None:
         t = self.t
-        terminator = self.profile.is_terminator(event.data)
+        terminator = self.profile.is_terminator(event)
         chunk = Chunk(event, terminator, after_terminator=t.terminators > 0)
         t.events += 1
         t.last_event = event

@@ -226,7 +226,7 @@ class SuiteCollector(pytest.Collector):
     def collect(self) -> list[pytest.Item]:
         suite = self.config.stash[SUITE_KEY]
         return [RequirementItem.from_parent(self, name=req.id, requirement=req, suite=suite)
-                for req in requirements()]
+                for req in requirements(suite.profile)]
 
 
 class RequirementItem(pytest.Item):

@@ -180,9 +180,10 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
         plan.request = body
         plan.request_headers = dict(request.headers)
         plan.size = size
-        if pad > 0 and profile.text_field:
+        text = profile.text_path
+        if pad > 0 and text is not None and len(text.steps) == 1:  # a top-level text property (simple's)
             for chunk in plan.chunks:
-                chunk[profile.text_field] += "." * pad
+                chunk[text.text] += "." * pad
         for fault in faults:
             if fault.stage == "response":
                 fault.apply(plan)

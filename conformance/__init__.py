@@ -9,7 +9,8 @@ The pieces it is built from are public too::
     REGISTRY             requirement ID -> the rule that checks it
 
 Module layout, in the order data flows: _profile -> _transcript (uses _parser) ->
-_rules/_checks -> _suite -> plugin -> _report (JSON; uses _timing) -> _html (pytest-html).
+_rules/_checks (and _checks_events; the dialects' rule sets _checks_openai,
+_checks_anthropic) -> _suite -> plugin -> _report (JSON; uses _timing) -> _html (pytest-html).
 """
 
 from ._model import Ending, EndKind, Level, Requirement, Violation
@@ -17,7 +18,7 @@ from ._parser import Event, EventStreamParser, LimitExceeded, Notice, Unterminat
 from ._profile import Profile, ProfileError, builtin_profiles, load_profile
 from ._rules import REGISTRY, Outcome, Verdict, applicable
 from ._transcript import Chunk, Limits, RequestSpec, Transcript, capture
-from . import _checks  # noqa: F401  (registers the checks)
+from . import _catalogue  # noqa: F401  (registers the checks, in catalogue order)
 
 __version__ = "0.1.0"
 

@@ -21,8 +21,8 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=50, help="milliseconds between events (default 50)")
     args = parser.parse_args()
     with ServerThread(args.port, args.raw_port, args.host, delay=args.delay / 1000) as server:
-        for path, (profile, _) in DIALECTS.items():
-            print(f"profile {profile}: POST {server.url(path)}  (faults: GET {server.url('/faults')})")
+        for path, dialect in DIALECTS.items():
+            print(f"profile {dialect.profile}: POST {server.url(path)}  (faults: GET {server.url('/faults')})")
         print(f"byte-exact listener for the raw faults: http://{args.host}:{server.raw_port}")
         try:
             while True:

@@ -10,11 +10,10 @@ Query parameters: ``fault`` (comma-separated names, see ``GET /faults``), ``dela
 from __future__ import annotations
 
 import json
-import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -26,27 +25,24 @@ from starlette.types import Message, Receive, Scope, Send
 
 from conformance import load_profile
 
-from .faults import FAULTS
+from . import anthropic_messages, openai_chat
+from .faults import FAULTS, Fault
 from .handling import Handling
 from .plan import Plan
 from .raw import RAW_EXTENSION
+from .text import ANSWER, answer_for, pieces
 from .writer import write_plan
 
-__all__ = ["create_app", "ANSWER"]
+__all__ = ["create_app", "ANSWER", "DIALECTS", "Dialect"]
 
-# The answer every stream spells out, with non-ASCII text so encoders and parsers are tested on it.
-ANSWER = (
-    "Streaming sends each piece of text as soon as it exists, "
-    "so the first words reach you long before the last. "
-    "Naïve café, 日本語, emoji 🚀: all UTF-8."
-)
 MAX_CHUNKS = 1000
 MAX_PAD = 1 << 20  # characters of filler one chunk may carry
 
+ErrorBody = Callable[[str, str], dict[str, Any]]  # (message, kind) -> the JSON body of an error
 
-def _pieces(text: str, n: int) -> list[str]:
-    size = max(1, math.ceil(len(text) / n))
-    return [text[i : i + size] for i in range(0, len(text), size)]
+
+def simple_error(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind}}
 
 
 def error(
@@ -55,10 +51,11 @@ def error(
     kind: str = "invalid_request",
     headers: dict[str, str] | None = None,
     as_json: bool = True,
+    shape: ErrorBody = simple_error,
 ) -> Response:
     if not as_json:
         return PlainTextResponse(f"Error: {message}", status_code=status, headers=headers)
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status, headers=headers)
+    return JSONResponse(shape(message, kind), status_code=status, headers=headers)
 
 
 @dataclass
@@ -70,13 +67,24 @@ class ServerState:
 
 
 def simple_plan(body: dict[str, Any], response_id: str, n_chunks: int) -> Plan:
-    text = f"You asked: {body['prompt'][:40]!r}. " + ANSWER
-    return Plan(chunks=[{"id": response_id, "content": piece} for piece in _pieces(text, n_chunks)])
+    text = answer_for(body["prompt"])
+    return Plan(chunks=[{"id": response_id, "content": piece} for piece in pieces(text, n_chunks)])
 
 
-DIALECTS: dict[str, tuple[str, Callable[[dict[str, Any], str, int], Plan]]] = {
-    # path -> (profile name, plan maker)
-    "/chat/stream": ("simple", simple_plan),
+@dataclass(frozen=True)
+class Dialect:
+    profile: str  # the built-in profile it speaks
+    plan: Callable[[dict[str, Any], str, int], Plan]  # (request body, response id, chunks) -> a correct plan
+    faults: dict[str, Fault]  # the faults ?fault= may name on its path
+    error_body: ErrorBody = simple_error
+
+
+DIALECTS: dict[str, Dialect] = {
+    "/chat/stream": Dialect("simple", simple_plan, FAULTS),
+    "/v1/chat/completions": Dialect("openai-chat", openai_chat.make_plan, openai_chat.FAULTS, openai_chat.error_body),
+    "/v1/messages": Dialect(
+        "anthropic-messages", anthropic_messages.make_plan, anthropic_messages.FAULTS, anthropic_messages.error_body
+    ),
 }
 
 
@@ -121,27 +129,29 @@ class PlanResponse(Response):
 
 def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
     """The reference server app. ``delay`` is the default pause between events, in seconds."""
-    profiles = {name: load_profile(name) for name, _ in DIALECTS.values()}
+    profiles = {d.profile: load_profile(d.profile) for d in DIALECTS.values()}
 
     state = ServerState()
 
     async def stream(request: Request) -> Response:
-        profile_name, make_plan = DIALECTS[request.url.path]
-        profile = profiles[profile_name]
+        dialect = DIALECTS[request.url.path]
+        profile = profiles[dialect.profile]
+        refuse = partial(error, shape=dialect.error_body)
         names = [n for n in request.query_params.get("fault", "").split(",") if n]
-        unknown = [n for n in names if n not in FAULTS]
+        unknown = [n for n in names if n not in dialect.faults]
         if unknown:
-            return error(400, f"unknown fault {unknown[0]!r}; GET /faults lists them", "unknown_fault")
-        raw_only = [n for n in names if FAULTS[n].raw and RAW_EXTENSION not in request.scope.get("extensions", {})]
+            return refuse(400, f"unknown fault {unknown[0]!r} for {dialect.profile}; GET /faults lists them",
+                          "unknown_fault")
+        faults = [dialect.faults[n] for n in names]
+        raw_only = [f.name for f in faults if f.raw and RAW_EXTENSION not in request.scope.get("extensions", {})]
         if raw_only:
-            return error(400, f"fault {raw_only[0]!r} is served only by the byte-exact listener "
-                         "(ServerThread.url picks it; python -m reference_server prints its port)", "raw_only_fault")
-        faults = [FAULTS[n] for n in names]
+            return refuse(400, f"fault {raw_only[0]!r} is served only by the byte-exact listener "
+                          "(ServerThread.url picks it; python -m reference_server prints its port)", "raw_only_fault")
         handling = Handling()
         for fault in faults:
             if fault.stage == "request":
                 fault.apply(handling)
-        fail = partial(error, as_json=handling.error_json)
+        fail = partial(refuse, as_json=handling.error_json)
         if handling.fail_after_drop and state.dropped:
             state.dropped = False
             return fail(500, "internal error after a client went away", "server_error")
@@ -171,11 +181,11 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
                 body = profile.example
         problem = next(iter(profile.request_validator.iter_errors(body)), None)
         if problem is not None and handling.validate_schema:
-            return fail(400, f"the request does not match the {profile_name} schema at {problem.json_path}: "
+            return fail(400, f"the request does not match the {dialect.profile} schema at {problem.json_path}: "
                         f"{problem.message}")
         if problem is not None:
             body = profile.example
-        plan = make_plan(body, handling.response_id or f"msg_{uuid.uuid4().hex[:12]}", max(n_chunks, 1))
+        plan = dialect.plan(body, handling.response_id or f"msg_{uuid.uuid4().hex[:12]}", max(n_chunks, 1))
         plan.delay = max(pause, 0.0)
         plan.request = body
         plan.request_headers = dict(request.headers)
@@ -190,7 +200,9 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
         return PlanResponse(plan, state, mark_drops=handling.fail_after_drop)
 
     async def faults(request: Request) -> Response:
-        return JSONResponse([f.describe() for f in FAULTS.values()])
+        # Every dialect's faults; ?fault= takes those of the path it is given on.
+        return JSONResponse([{**f.describe(), "profile": d.profile, "path": path}
+                             for path, d in DIALECTS.items() for f in d.faults.values()])
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return error(404, f"no such path; streams are served at {', '.join(DIALECTS)}", "not_found")

@@ -58,12 +58,20 @@ FAULTS: dict[str, Fault] = {}
 
 
 def fault(
-    name: str, breaks: str, *trips: str, stage: str = "response", raw: bool = False, suite_args: tuple[str, ...] = ()
+    name: str,
+    breaks: str,
+    *trips: str,
+    stage: str = "response",
+    raw: bool = False,
+    suite_args: tuple[str, ...] = (),
+    registry: dict[str, Fault] = FAULTS,
 ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+    """Register a fault in ``registry``: FAULTS (the simple profile's) unless a dialect names its own."""
+
     def register(apply: Callable[[Any], None]) -> Callable[[Any], None]:
-        if name in FAULTS:
+        if name in registry:
             raise ValueError(f"fault {name} registered twice")
-        FAULTS[name] = Fault(name, breaks, frozenset(trips), apply, stage, raw, suite_args)
+        registry[name] = Fault(name, breaks, frozenset(trips), apply, stage, raw, suite_args)
         return apply
 
     return register

@@ -11,6 +11,7 @@ import json
 from array import array
 
 from jsonschema.exceptions import best_match
+from jsonschema.protocols import Validator
 
 from ._model import EndKind, Level, Requirement
 from ._rules import CUT_BY, VIOLATIONS_KEPT, Rule, rule
@@ -371,6 +372,23 @@ def _is_json(text: str) -> bool:
     return True
 
 
+def check_schema(rule_: Rule, chunk: Chunk, validator: Validator, what: str = "") -> None:
+    """Fail ``rule_`` at ``chunk`` unless its JSON matches the schema, naming the one error
+    a person should read first (jsonschema's best_match) and where it is."""
+    if validator.is_valid(chunk.value):
+        return
+    if rule_.count >= VIOLATIONS_KEPT:  # past what is kept, count without computing the message
+        rule_.count += 1
+        return
+    error = best_match(validator.iter_errors(chunk.value))
+    rule_.fail_at(
+        chunk,
+        f"{what}event {chunk.event.index} at {error.json_path}: {error.message}",
+        expected=f"{error.validator} {preview(json.dumps(error.validator_value), 60)}",
+        received=preview(json.dumps(error.instance), 60),
+    )
+
+
 @rule
 class PayloadSchema(Rule):
     requirement = Requirement(
@@ -385,18 +403,9 @@ class PayloadSchema(Rule):
         if chunk.terminator or chunk.json_error is not None or not self.profile.is_chunk(chunk.event, chunk.value):
             return
         self.checked += 1
-        if self.validator.is_valid(chunk.value) or near_miss(chunk.event.data, self.profile.terminator.data):
-            return
-        if self.count >= VIOLATIONS_KEPT:  # past what is kept, count without computing the message
-            self.count += 1
-            return
-        error = best_match(self.validator.iter_errors(chunk.value))
-        self.fail_at(
-            chunk,
-            f"event {chunk.event.index} at {error.json_path}: {error.message}",
-            expected=f"{error.validator} {preview(json.dumps(error.validator_value), 60)}",
-            received=preview(json.dumps(error.instance), 60),
-        )
+        # A near miss of the terminator is DONE-PRESENT's to name, not a chunk breaking the schema.
+        if not self.validator.is_valid(chunk.value) and not near_miss(chunk.event.data, self.profile.terminator.data):
+            check_schema(self, chunk, self.validator)
 
     def finish(self, t: Transcript) -> None:
         if not self.checked and not self.count:

@@ -76,8 +76,8 @@ class AnthropicMessageStart(_MessagesRule):
         if self.first is None:
             self.first = index
             if kind != "message_start":
-                self.fail_at(chunk, f"the first event is {preview(kind)}, not message_start: the anthropic SDK "
-                                    "raises 'Unexpected event order' before any text",
+                self.fail_at(chunk, f"the first event is {preview(kind)}, not message_start: a client has no "
+                                    "message to add the content to (the anthropic SDK builds none)",
                              expected="message_start", received=kind)
         if kind != "message_start":
             return
@@ -228,7 +228,7 @@ class AnthropicToolInputJson(_MessagesRule):
             self.inputs.open(index, chunk)
         elif kind == "content_block_delta" and _typed(value, "delta") == "input_json_delta":
             piece = value["delta"].get("partial_json")
-            if isinstance(piece, str):
+            if isinstance(piece, str) and index in self.inputs:  # a tool_use block's (ANTHROPIC-DELTA-TYPE)
                 self.inputs.add(index, piece, chunk)
         elif kind == "content_block_stop":
             joined = self.inputs.pop(index)

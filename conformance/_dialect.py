@@ -36,6 +36,9 @@ class Fragments:
     def __bool__(self) -> bool:
         return bool(self._parts)
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._parts
+
     def open(self, key: Hashable, chunk: Chunk) -> None:
         if key not in self._parts and len(self._parts) < TRACKED:
             self._parts[key] = []

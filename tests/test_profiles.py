@@ -1,0 +1,226 @@
+"""The dialect profiles end to end, over a real socket: the reference server passes each
+built-in profile, each dialect fault fails exactly the requirements it names, and every rule
+a dialect adds is shown to fail. Custom profile directories load, run, and fail to load with
+a usage error naming the file and the key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conformance import REGISTRY, applicable, capture, load_profile
+from conformance._transcript import Evidence, Limits, RequestSpec, make_client
+from reference_server import anthropic_messages, openai_chat
+from reference_server.app import DIALECTS
+from reference_server.text import answer_for, prompt_of
+from tests.conftest import FAST, run_suite
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+DIALECT_FAULTS = {"openai-chat": openai_chat.FAULTS, "anthropic-messages": anthropic_messages.FAULTS}
+PATHS = {d.profile: path for path, d in DIALECTS.items()}
+INCLUDE_USAGE = {"stream_options": {"include_usage": True}}
+# A fault that shows only on a request asking for something names the request it needs.
+FAULT_REQUESTS = {("openai-chat", "usage-missing"): INCLUDE_USAGE, ("openai-chat", "usage-not-last"): INCLUDE_USAGE}
+
+
+@pytest.fixture
+def dialect(pytester, reference):
+    """``dialect(profile, query, *args, request=extra)`` runs the strict suite against the
+    reference server's path for ``profile``; ``request`` adds fields to the profile's example."""
+
+    def run(profile: str, query: str = "", *args: str, request: dict | None = None):
+        url = reference.url(PATHS[profile]) + (f"?{query}" if query else "")
+        extra: list[str] = []
+        if request is not None:
+            path = pytester.path / "request.json"
+            path.write_text(json.dumps(load_profile(profile).example | request), encoding="utf-8")
+            extra = ["--sse-request", str(path)]
+        return run_suite(pytester, url, *FAST, "--sse-profile", profile, "--sse-strict", *extra, *args)
+
+    return run
+
+
+@pytest.mark.parametrize("profile", sorted(DIALECT_FAULTS))
+def test_reference_server_conforms_to_each_dialect(dialect, profile):
+    run = dialect(profile)
+    assert run.ret == 0, run.output
+    assert run.failed == set()
+    assert set(run.outcomes) == set(applicable(load_profile(profile)))
+
+
+TOOLS = {
+    "openai-chat": [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}],
+    "anthropic-messages": [{"name": "lookup", "input_schema": {"type": "object"}}],
+}
+
+
+@pytest.mark.parametrize(
+    ("profile", "request_", "judged"),
+    [
+        ("openai-chat", INCLUDE_USAGE, "OPENAI-USAGE-LAST"),
+        ("openai-chat", {"tools": TOOLS["openai-chat"]}, "OPENAI-TOOL-ARGS-JSON"),
+        ("openai-chat", {"tools": TOOLS["openai-chat"], **INCLUDE_USAGE}, "OPENAI-TOOL-ARGS-JSON"),
+        ("anthropic-messages", {"tools": TOOLS["anthropic-messages"]}, "ANTHROPIC-TOOL-INPUT-JSON"),
+    ],
+    ids=["openai-include-usage", "openai-tools", "openai-tools-usage", "anthropic-tools"],
+)
+def test_request_variants_conform_and_are_judged(dialect, profile, request_, judged):
+    run = dialect(profile, request=request_)
+    assert run.failed == set(), run.output
+    assert run.outcomes[judged] == "passed"
+
+
+DIALECT_FAULT_CASES = [(p, name) for p, registry in sorted(DIALECT_FAULTS.items()) for name in registry]
+
+
+@pytest.mark.parametrize(("profile", "fault"), DIALECT_FAULT_CASES, ids=[f"{p}-{f}" for p, f in DIALECT_FAULT_CASES])
+def test_dialect_fault_fails_exactly_its_requirements(dialect, profile, fault):
+    trips = DIALECT_FAULTS[profile][fault].trips
+    run = dialect(profile, f"fault={fault}", request=FAULT_REQUESTS.get((profile, fault)))
+    assert run.failed == trips, run.output
+    assert run.ret == (1 if trips else 0)
+
+
+@pytest.mark.parametrize("profile", sorted(DIALECT_FAULTS))
+def test_every_rule_a_dialect_adds_is_tripped_by_one_of_its_faults(profile):
+    added = set(applicable(load_profile(profile))) - set(applicable(load_profile("simple")))
+    tripped = set().union(*(f.trips for f in DIALECT_FAULTS[profile].values()))
+    assert added, "the profile adds rules"
+    assert added <= tripped, f"no fault trips {sorted(added - tripped)}"
+
+
+def test_every_rule_set_has_rules_and_applies_only_where_named():
+    from conformance._profile import RULESETS
+
+    for name in RULESETS:
+        members = {rid for rid, cls in REGISTRY.items() if cls.ruleset == name}
+        assert members
+        assert members <= set(applicable(load_profile(name)))
+        assert not members & set(applicable(load_profile("simple")))
+
+
+def test_dialect_failure_message_names_expected_received_and_where(dialect):
+    run = dialect("openai-chat", "fault=no-role")
+    assert "the first delta of choice 0 (event 0) carries no role" in run.output
+    assert "expected: role 'assistant'" in run.output
+    assert "where:    event 0, byte 0" in run.output
+
+
+def test_in_stream_error_is_shown_with_its_message(dialect):
+    run = dialect("anthropic-messages", "fault=error-event")
+    assert "reports an error, with the message 'Overloaded'" in run.output
+
+
+@pytest.mark.parametrize("profile", sorted(DIALECT_FAULTS))
+def test_target_reference_serves_the_profile_at_its_path(pytester, profile):
+    run = run_suite(pytester, "reference", "--sse-profile", profile, "--sse-strict", "--sse-done-grace", "0.5")
+    assert run.ret == 0, run.output
+    assert f"{PATHS[profile]} (reference server)" in run.output
+
+
+@pytest.mark.parametrize("profile", ["simple", *sorted(DIALECT_FAULTS)])
+def test_text_path_reassembles_the_answer(reference, profile):
+    """What ``[chunk] text`` picks out of each chunk, joined, is the answer the server streamed."""
+    loaded = load_profile(profile)
+
+    class Text:
+        def __init__(self) -> None:
+            self.pieces: list[str] = []
+
+        def on_chunk(self, chunk) -> None:
+            piece = loaded.text_of(chunk.value)
+            if piece is not None and not chunk.terminator:
+                self.pieces.append(piece)
+
+    text = Text()
+    request = RequestSpec(reference.url(loaded.path), json.dumps(loaded.example).encode())
+
+    async def run() -> None:
+        async with make_client(request.url) as client:
+            await capture(client, request, loaded, Limits(timeout=5), [text], Evidence())
+
+    asyncio.run(run())
+    prompt = loaded.example.get("prompt") or prompt_of(loaded.example["messages"])
+    assert "".join(text.pieces) == answer_for(prompt)
+
+
+# -- custom profiles ---------------------------------------------------------------------
+
+
+def readme_example(into: Path) -> Path:
+    """Write the README's worked example, file by file (``<!-- file: NAME -->`` before each block)."""
+    text = README.read_text(encoding="utf-8")
+    files = re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", text, re.S)
+    assert len(files) == 5, "the README's worked example has five files"
+    for name, body in files:
+        path = into / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body, encoding="utf-8")
+    return path.parent
+
+
+def test_readme_worked_example_runs_against_the_reference_server(pytester):
+    directory = readme_example(pytester.path)
+    run = run_suite(pytester, "reference", "--sse-profile", str(directory), "--sse-strict", "-rs")
+    assert run.ret == 0, run.output
+    assert run.failed == set()
+    assert run.outcomes["PAYLOAD-EVENT-NAME"] == "passed"
+    for rid in ("DONE-PRESENT", "DONE-ONCE", "DONE-LAST", "DONE-CLOSE"):
+        assert run.outcomes[rid] == "skipped"
+    assert "ends a stream by closing the response: it has no terminator event" in run.output
+
+
+def test_custom_profile_in_a_directory_is_checked_by_its_own_rules(pytester, reference):
+    # The anthropic-messages profile, copied and renamed, with an event name nobody sends as its terminator.
+    directory = pytester.path / "mine"
+    shutil.copytree(load_profile("anthropic-messages").directory, directory)
+    toml = (directory / "profile.toml").read_text(encoding="utf-8")
+    toml = toml.replace('name = "anthropic-messages"', 'name = "mine"').replace(
+        'event = "message_stop"           #', 'event = "message_end"            #'
+    )
+    (directory / "profile.toml").write_text(toml, encoding="utf-8")
+    run = run_suite(pytester, reference.url("/v1/messages"), *FAST, "--sse-profile", str(directory))
+    assert "profile mine;" in run.output
+    assert run.failed == {"DONE-PRESENT"}
+    assert "without event 'message_end'" in run.output
+
+
+BAD_PROFILES = {
+    "missing-file": ("chunk.schema.json", None, "key 'schemas.chunk': cannot read"),
+    "bad-toml": ("profile.toml", 'name = "x\n', "profile.toml: Illegal character"),
+    "invalid-schema": ("error.schema.json", '{"type": "objekt"}', "key 'schemas.error': error.schema.json is not a "
+                       "valid JSON Schema at $.type"),
+    "unknown-ruleset": ("profile.toml", 'rules = ["openai-chatt"]\n[terminator]\nend = true\n',
+                        "key 'rules': unknown rule set 'openai-chatt'"),
+    "two-terminators": ("profile.toml", '[terminator]\ndata = "[DONE]"\nevent = "stop"\n',
+                        "key 'terminator': give exactly one of"),
+    "no-terminator": ("profile.toml", 'name = "x"\n', "key 'terminator': give exactly one of"),
+    "end-false": ("profile.toml", "[terminator]\nend = false\n", "key 'terminator.end': expected true, got False"),
+    "unknown-key": ("profile.toml", "[terminator]\nend = true\n[chunk]\ntext = \"x\"\nid_path = \"y\"\n",
+                    "key 'chunk.id_path': unknown key; expected one of id, text"),
+    "bad-path": ("profile.toml", '[terminator]\nend = true\n[chunk]\ntext = "choices[0]..x"\n',
+                 "key 'chunk.text': 'choices[0]..x' is not a path"),
+    "example-off-schema": ("example.json", '{"stream": true}', "key 'example': example.json does not match the "
+                           "request schema at $: 'prompt' is a required property"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PROFILES))
+def test_bad_custom_profile_is_a_usage_error_naming_the_file_and_key(pytester, case):
+    name, content, message = BAD_PROFILES[case]
+    directory = pytester.path / "bad"
+    shutil.copytree(load_profile("simple").directory, directory)
+    if content is None:
+        (directory / name).unlink()
+    else:
+        (directory / name).write_text(content, encoding="utf-8")
+    result = pytester.runpytest_inprocess("--target", "http://127.0.0.1:9/x", "--sse-profile", str(directory))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert f"--sse-profile: {directory}" in err
+    assert message in err

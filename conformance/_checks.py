@@ -470,7 +470,8 @@ class DonePresent(Rule):
             return
         name = self.profile.terminator.event
         if name is not None and chunk.event.type.strip().lower() == name.lower():
-            self.near_miss = (f"event {chunk.event.index} is named {chunk.event.type!r}, not {name!r}", chunk)
+            named = preview(chunk.event.type)
+            self.near_miss = (f"event {chunk.event.index} is named {named}, not {name!r}", chunk)
         if term is None:
             return
         data = chunk.event.data

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._checks import _cut_blocker, preview
+from ._checks import PREVIEW, _cut_blocker, preview
 from ._dialect import TRACKED, Fragments, location
 from ._model import Level, Requirement
 from ._rules import Rule, rule
@@ -78,7 +78,7 @@ class AnthropicMessageStart(_MessagesRule):
             if kind != "message_start":
                 self.fail_at(chunk, f"the first event is {preview(kind)}, not message_start: a client has no "
                                     "message to add the content to (the anthropic SDK builds none)",
-                             expected="message_start", received=kind)
+                             expected="message_start", received=kind[:PREVIEW])
         if kind != "message_start":
             return
         if self.started is not None:
@@ -161,9 +161,9 @@ class AnthropicDeltaType(_MessagesRule):
                 return  # a block or delta type this rule does not know: newer than it, or PAYLOAD-SCHEMA's
             self.judged += 1
             if delta not in allowed:
-                self.fail_at(chunk, f"event {chunk.event.index} is a {delta} for block {index}, a {block} block: "
-                                    "the anthropic SDK drops it",
-                             expected=" or ".join(sorted(allowed)), received=delta)
+                self.fail_at(chunk, f"event {chunk.event.index} is a {preview(delta)} for block {index}, a {block} "
+                                    "block: the anthropic SDK drops it",
+                             expected=" or ".join(sorted(allowed)), received=delta[:PREVIEW])
 
     def finish(self, t: Transcript) -> None:
         if not self.judged and not self.count:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import faults
@@ -33,11 +33,12 @@ STOP = {"type": "message_stop"}
 class EventPlan(Plan):
     """A plan whose events are named after their data's ``type`` (``event: message_start``)."""
 
-    unnamed: frozenset[str] = frozenset()  # types sent without an event name (a fault)
+    # Faults: types sent under another event name, or (None) with no event field at all.
+    renamed: dict[str, str | None] = field(default_factory=dict)
 
     def encode_chunk(self, chunk: dict[str, Any]) -> bytes:
-        name = chunk.get("type")
-        event = None if name in self.unnamed else name
+        kind = chunk.get("type")
+        event = self.renamed.get(kind, kind) if isinstance(kind, str) else None
         return encode_event(json.dumps(chunk, ensure_ascii=False), event=event, sep=self.sep)
 
 
@@ -137,7 +138,14 @@ def _after_message_stop(plan: Plan) -> None:
        "PAYLOAD-EVENT-NAME")
 def _delta_unnamed(plan: Plan) -> None:
     assert isinstance(plan, EventPlan)
-    plan.unnamed = frozenset({"content_block_delta"})
+    plan.renamed["content_block_delta"] = None
+
+
+@fault("message-stop-misnamed", "names the last event 'Message_stop' (a near miss of the terminator)",
+       "DONE-PRESENT", "PAYLOAD-EVENT-NAME")
+def _message_stop_misnamed(plan: Plan) -> None:
+    assert isinstance(plan, EventPlan)
+    plan.renamed["message_stop"] = "Message_stop"
 
 
 @fault("pings", "sends a ping after every event (benign: clients skip pings)")

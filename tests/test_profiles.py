@@ -11,6 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conformance import REGISTRY, applicable, capture, load_profile
@@ -111,6 +112,11 @@ def test_dialect_failure_message_names_expected_received_and_where(dialect):
     assert "where:    event 0, byte 0" in run.output
 
 
+def test_terminator_event_near_miss_is_named(dialect):
+    run = dialect("anthropic-messages", "fault=message-stop-misnamed")
+    assert "no exact terminator; near miss: event 13 is named 'Message_stop', not 'message_stop'" in run.output
+
+
 def test_in_stream_error_is_shown_with_its_message(dialect):
     run = dialect("anthropic-messages", "fault=error-event")
     assert "reports an error, with the message 'Overloaded'" in run.output
@@ -147,6 +153,26 @@ def test_text_path_reassembles_the_answer(reference, profile):
     asyncio.run(run())
     prompt = loaded.example.get("prompt") or prompt_of(loaded.example["messages"])
     assert "".join(text.pieces) == answer_for(prompt)
+
+
+def test_get_faults_lists_every_dialect_with_its_profile_and_path(reference):
+    listed = httpx.get(reference.url("/faults")).json()
+    by_profile = {d.profile: {f["name"] for f in listed if f["profile"] == d.profile} for d in DIALECTS.values()}
+    assert by_profile == {d.profile: set(d.faults) for d in DIALECTS.values()}
+    assert all(f["path"] == PATHS[f["profile"]] for f in listed)
+    assert {"name", "breaks", "trips", "benign"} <= set(listed[0])
+
+
+@pytest.mark.parametrize("profile", ["simple", *sorted(DIALECT_FAULTS)])
+def test_bad_request_gets_the_dialects_error_body(reference, profile):
+    # A fault of another dialect is unknown on this path: 400, shaped as the profile's error schema says.
+    other = "no-done" if profile != "simple" else "no-role"
+    response = httpx.post(reference.url(PATHS[profile]) + f"?fault={other}", json=load_profile(profile).example)
+    assert response.status_code == 400
+    assert load_profile(profile).error_validator.is_valid(response.json()), response.text
+    response = httpx.post(reference.url(PATHS[profile]), json={"stream": True})
+    assert response.status_code == 400
+    assert load_profile(profile).error_validator.is_valid(response.json()), response.text
 
 
 # -- custom profiles ---------------------------------------------------------------------

@@ -241,6 +241,8 @@ def _wrong_type(schema: dict[str, Any]) -> Any:
     kind = schema.get("type")
     if "const" in schema and kind is None:
         kind = type(schema["const"]).__name__
+    if not isinstance(kind, str):
+        return _NO_WRONG_TYPE  # a list of types ("type": ["string", "null"]): no one type to break
     return {"string": 12345, "str": 12345, "integer": "12", "int": "12", "number": "1.5", "float": "1.5",
             "boolean": "yes", "bool": "yes", "object": "{}", "array": "[]"}.get(kind, _NO_WRONG_TYPE)
 

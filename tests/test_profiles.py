@@ -19,6 +19,7 @@ from conformance._catalogue import requirements
 from conformance._transcript import Evidence, Limits, RequestSpec, make_client
 from reference_server import anthropic_messages, openai_chat
 from reference_server.app import DIALECTS
+from reference_server.faults import CANONICAL_ONLY
 from reference_server.text import answer_for, prompt_of
 from tests.conftest import FAST, run_suite
 
@@ -27,7 +28,7 @@ DIALECT_FAULTS = {"openai-chat": openai_chat.FAULTS, "anthropic-messages": anthr
 PATHS = {d.profile: path for path, d in DIALECTS.items()}
 INCLUDE_USAGE = {"stream_options": {"include_usage": True}}
 # A dialect fault breaks the canonical stream; the own-request probes would only be blocked by that.
-NO_PROBES = ["--sse-examples", "0", "--sse-disconnects", "0", "--sse-concurrency", "0"]
+NO_PROBES = CANONICAL_ONLY
 # A fault that shows only on a request asking for something names the request it needs.
 FAULT_REQUESTS = {("openai-chat", "usage-missing"): INCLUDE_USAGE, ("openai-chat", "usage-not-last"): INCLUDE_USAGE}
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate, count, islice, repeat
+from operator import add
+from typing import NamedTuple
 
 __all__ = ["Event", "EventStreamParser", "Notice", "Unterminated", "LimitExceeded"]
 
@@ -27,14 +30,16 @@ RETRY_DIGITS = 18
 RETRY_CAP = 10**RETRY_DIGITS - 1
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One dispatched event.
 
     ``offset`` is the byte offset of the event's first line in the body as received (a
     stripped BOM counts), ``end`` the offset of the blank line that dispatched it (so the
     event's bytes are ``body[offset:end]`` however the body was cut), ``time`` the
     arrival time given with the piece that completed it, ``index`` its number, from 0.
+
+    A named tuple, not a dataclass: a long stream makes millions of these, and a tuple
+    is built several times faster than a frozen dataclass.
     """
 
     data: str
@@ -144,12 +149,142 @@ class EventStreamParser:
                 self._offset += 3
                 if not buf:
                     return []
+        # A CR ends its line now, even if an LF follows in the next piece.
+        self._skip_lf = buf[-1] == 0x0D
+        # The fast path takes a piece that is ASCII (decoded once, a byte is a character)
+        # and too short to take a line or an event over its limit.
+        events = None
+        if buf.isascii() and len(buf) <= self.max_line and self._data_len + len(buf) <= self.max_event:
+            events = self._text(buf.decode("ascii"), time)
+        if events is None:
+            events = self._byte_lines(buf, time)
+        if self._partial_len > self.max_line and not self.exceeded:
+            self.exceeded = LimitExceeded("line", self.max_line, self._offset)
+        return events
+
+    def close(self) -> None:
+        """End of stream: "any pending data must be discarded"; note what was."""
+        partial = b"".join(self._partial)
+        if partial or self._data:
+            start = self._event_start if self._event_start >= 0 else self._offset
+            self.unterminated = Unterminated(
+                offset=start,
+                data="\n".join(self._data),
+                partial_line=partial[:_LINE_PREVIEW].decode("utf-8", "replace"),
+            )
+        self._partial, self._partial_len = [], 0
+        self._data = []
+        self._data_len = 0
+
+    # -- splitting a piece into lines --------------------------------------------
+
+    def _text(self, text: str, time: float) -> list[Event] | None:
+        """The fast path: ASCII text whose lines all end alike. None, having done nothing,
+        if line endings are mixed.
+
+        Most streams are nothing but plain events, ``data: VALUE``, each followed by a
+        blank line. Split at "blank line, then ``data: ``", such a stream falls apart into
+        the values themselves; when every part between the first and the last is one
+        line, they are all plain events and :meth:`_plain_events` makes them in C loops.
+        The first part (which may finish an event of the previous piece), the last (which
+        runs into the next piece), and any piece of another shape go line by line.
+        """
+        eol = "\n" if "\r" not in text else "\r" if "\n" not in text else "\r\n"
+        # A comment line anywhere (a keep-alive, say) gives the piece another shape: no need to split.
+        parts = text.split(eol + eol + "data: ") if eol + ":" not in text else [text]
+        plain = False
+        if len(parts) > 2:
+            middle = "".join(islice(parts, 1, len(parts) - 1))
+            plain = "\r" not in middle and "\n" not in middle
+        if eol == "\r\n" and not (_crlf_only(parts[0]) and _crlf_only(parts[-1]) if plain else _crlf_only(text)):
+            return None
+        size = len(eol)
+        events: list[Event] = []
+        if plain:
+            lines = parts[0].split(eol)
+            lines.append("")  # the blank line of the separator
+            events += self._text_lines(lines, size, time)
+            events += self._plain_events(parts[1:-1], size, time)
+            lines = ("data: " + parts[-1]).split(eol)
+        else:
+            lines = text.split(eol)
+        rest = lines.pop()  # the last line, unfinished
+        if rest:
+            self._partial, self._partial_len = [rest.encode("ascii")], len(rest)
+        events += self._text_lines(lines, size, time)
+        return events
+
+    def _plain_events(self, values: list[str], eol: int, time: float) -> list[Event]:
+        """One event per value, each from a block ``data: VALUE``, a line ending, and a
+        blank line, the first starting at the current offset. No Python code runs per
+        event: ``map``, ``zip`` and ``accumulate`` loop in C."""
+        lens = list(map(len, values))
+        # A block is "data: " (6 bytes), the value, a line ending; then the blank line.
+        offsets = list(accumulate(map(add, lens, repeat(6 + 2 * eol)), initial=self._offset))
+        ends = map(add, offsets, map(add, lens, repeat(6 + eol)))
+        first = self.events_dispatched
+        fields = zip(values, repeat("message"), repeat(self._last_id), repeat(None), offsets, ends, repeat(time),
+                     count(first))
+        self._offset, self.events_dispatched = offsets[-1], first + len(values)
+        return list(map(_new_event, repeat(Event), fields))
+
+    def _text_lines(self, lines: list[str], eol: int, time: float) -> list[Event]:
+        """Lines of ASCII text, each ended by ``eol`` bytes, too short to outgrow a limit.
+
+        Blank lines, ``data`` lines and comments are handled inline, on local copies of
+        the parser's state (written back on the way out, and around each call to
+        :meth:`_field`, which takes every other line): a local costs a fraction of an
+        attribute, and this loop may run once per line of a stream of millions.
+        """
+        events: list[Event] = []
+        append = events.append
+        data = self._data  # cleared in place, never replaced: it stays self._data
+        start, offset, index = self._event_start, self._offset, self.events_dispatched
+        event_type, last_id, retry = self._type, self._last_id, self._event_retry
+        first_index, first_values, first_len = index, len(data), self._data_len
+        for line in lines:
+            if line:
+                if start < 0:
+                    start = offset
+                # The field "data", as _field() reads it (here a character is a byte).
+                if line[:6] == "data: ":
+                    data.append(line[6:])
+                elif line[0] == ":":  # "If the line starts with a U+003A COLON (:) Ignore the line."
+                    pass
+                elif line[:5] == "data:":
+                    data.append(line[5:])
+                else:
+                    self._event_start, self._type, self._event_retry = start, event_type, retry
+                    self._field(line, len(line), offset)
+                    event_type, last_id, retry = self._type, self._last_id, self._event_retry
+                offset += len(line) + eol
+            else:
+                # "If the line is empty (a blank line): dispatch the event." As _dispatch().
+                if data:
+                    value = data[0] if len(data) == 1 else "\n".join(data)
+                    append(_new_event(Event, (value, event_type or "message", last_id, retry, start, offset, time,
+                                              index)))
+                    index += 1
+                    data.clear()
+                event_type, retry, start = "", None, -1
+                offset += eol
+        self._offset, self._event_start, self.events_dispatched = offset, start, index
+        self._type, self._event_retry = event_type, retry
+        # The data buffer's size in bytes, counted here once rather than per line: a value
+        # and its LF, as _field() counts them (here _field() may count too: this overrides it).
+        # Values from before this call, if none was dispatched since, may not be ASCII.
+        if index == first_index:
+            self._data_len = first_len + sum(map(len, data[first_values:])) + len(data) - first_values
+        else:
+            self._data_len = sum(map(len, data)) + len(data)
+        return events
+
+    def _byte_lines(self, buf: bytes, time: float) -> list[Event]:
+        """Any piece: each line found and decoded on its own."""
         # bytes.splitlines breaks on exactly CRLF, LF and CR: the spec's three line endings.
         lines = buf.splitlines(keepends=True)
         tail = lines[-1]
-        if tail[-1] == 0x0D:
-            self._skip_lf = True  # a CR ends its line now, even if an LF follows next read
-        elif tail[-1] != 0x0A:
+        if tail[-1] != 0x0D and tail[-1] != 0x0A:
             rest = lines.pop()
             self._partial, self._partial_len = [rest], len(rest)
         events: list[Event] = []
@@ -169,42 +304,29 @@ class EventStreamParser:
                 self.exceeded = LimitExceeded("line", self.max_line, offset)
                 return events
             else:
-                self._line(body, offset)
-                if self.exceeded:
-                    return events
+                if self._event_start < 0:
+                    self._event_start = offset
+                line = self._decode(body, offset)
+                if line[0] != ":":  # "If the line starts with a U+003A COLON (:) Ignore the line."
+                    self._field(line, len(body), offset)
+                    if self.exceeded:
+                        return events
             offset += n
         self._offset = offset
-        if self._partial_len > self.max_line:
-            self.exceeded = LimitExceeded("line", self.max_line, offset)
         return events
-
-    def close(self) -> None:
-        """End of stream: "any pending data must be discarded"; note what was."""
-        partial = b"".join(self._partial)
-        if partial or self._data:
-            start = self._event_start if self._event_start >= 0 else self._offset
-            self.unterminated = Unterminated(
-                offset=start,
-                data="\n".join(self._data),
-                partial_line=partial[:_LINE_PREVIEW].decode("utf-8", "replace"),
-            )
-        self._partial, self._partial_len = [], 0
-        self._data = []
-        self._data_len = 0
 
     # -- the spec's steps --------------------------------------------------------
 
-    def _line(self, body: bytes, offset: int) -> None:
+    def _decode(self, body: bytes, offset: int) -> str:
         try:
-            line = body.decode("utf-8")
+            return body.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = body.decode("utf-8", "replace")
             self._notice("invalid-utf8", offset + exc.start, line, body[exc.start : exc.end + 3].hex(" "))
-        if self._event_start < 0:
-            self._event_start = offset
-        # "If the line starts with a U+003A COLON character (:) Ignore the line."
-        if line[0] == ":":
-            return
+            return line
+
+    def _field(self, line: str, size: int, offset: int) -> None:
+        """A line that is not blank and not a comment; ``size`` is its length in bytes."""
         colon = line.find(":")
         if colon < 0:
             # "Otherwise, the string is not empty but does not contain a U+003A COLON
@@ -222,7 +344,7 @@ class EventStreamParser:
             # "Append the field value to the data buffer, then append a single U+000A LF."
             self._data.append(value)
             # Count bytes, as the limit says: the line's bytes less its ASCII "data:" prefix.
-            self._data_len += len(body) - (len(line) - len(value)) + 1
+            self._data_len += size - (len(line) - len(value)) + 1
             if self._data_len > self.max_event:
                 self.exceeded = LimitExceeded("event", self.max_event, self._event_start)
         elif name == "event":
@@ -250,19 +372,22 @@ class EventStreamParser:
         retry, self._event_retry = self._event_retry, None
         # "If the data buffer is an empty string, set the data buffer and the event type
         # buffer to the empty string and return." (Lines were kept without their LF.)
-        if not self._data:
+        data = self._data
+        if not data:
             self._type = ""
             return None
-        data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
-        event = Event(
-            data=data,
-            type=self._type or "message",
-            last_event_id=self._last_id,
-            retry=retry,
-            offset=start,
-            end=end,
-            time=time,
-            index=self.events_dispatched,
+        event = _new_event(
+            Event,
+            (
+                data[0] if len(data) == 1 else "\n".join(data),
+                self._type or "message",
+                self._last_id,
+                retry,
+                start,
+                end,
+                time,
+                self.events_dispatched,
+            ),
         )
         self.events_dispatched += 1
         self._data = []
@@ -274,3 +399,14 @@ class EventStreamParser:
         self.notice_counts[kind] += 1
         if self.notice_counts[kind] <= NOTICES_KEPT_PER_KIND:
             self.notices.append(Notice(kind, offset, line[:_LINE_PREVIEW], detail[:_LINE_PREVIEW]))
+
+
+# Event's own constructor takes keywords through a Python-level __new__; the parser,
+# which makes millions, builds the tuple directly.
+_new_event = tuple.__new__
+
+
+def _crlf_only(text: str) -> bool:
+    """Whether every CR and every LF in ``text`` is part of a CRLF (faster than counting)."""
+    rest = "".join(text.split("\r\n"))
+    return "\r" not in rest and "\n" not in rest

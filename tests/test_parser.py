@@ -799,3 +799,138 @@ def test_property_any_cut_parses_like_the_whole_and_as_serialised(stream, data):
         starts = [0, *accumulate(map(len, chunks))][:-1]
         for event in events:
             assert event.time == max(i for i, s in enumerate(starts) if s <= event.end)
+
+
+# -- 5. the fast path: ASCII pieces with one kind of line ending --------------------------
+#
+# feed() takes an ASCII piece through a fast path (decoded once, plain "data: ..." events
+# made in C loops) and anything else line by line, through bytes. Both must agree exactly:
+# the oracle below is the same parser with the fast path switched off.
+
+
+class LineByLineParser(EventStreamParser):
+    """The parser without its fast path: every piece goes line by line, through bytes."""
+
+    def _text(self, text, time):
+        return None
+
+
+def both_ways(chunks, **limits):
+    """Feed the same pieces to the parser and to the oracle; return both, closed."""
+    fast, slow = EventStreamParser(**limits), LineByLineParser(**limits)
+    fast_events, slow_events = [], []
+    for i, chunk in enumerate(chunks):
+        fast_events += fast.feed(chunk, time=float(i))
+        slow_events += slow.feed(chunk, time=float(i))
+    fast.close()
+    slow.close()
+    return (fast_events, fast), (slow_events, slow)
+
+
+def assert_same(chunks, **limits):
+    (fast_events, fast), (slow_events, slow) = both_ways(chunks, **limits)
+    assert fast_events == slow_events
+    assert [type(e) for e in fast_events] == [Event] * len(fast_events)
+    for attr in ("notices", "notice_counts", "unterminated", "exceeded", "retry", "events_dispatched"):
+        assert getattr(fast, attr) == getattr(slow, attr), attr
+    return fast_events
+
+
+def plain_stream(n: int, eol: bytes) -> bytes:
+    return b"".join(b'data: {"id":"msg_1","n":%d}' % i + eol + eol for i in range(n))
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"], ids=["LF", "CRLF", "CR"])
+@pytest.mark.parametrize("piece", [1, 7, 64, 4096, 1 << 20])
+def test_plain_events_are_the_same_however_cut(eol, piece):
+    body = plain_stream(300, eol)
+    events = assert_same([body[i : i + piece] for i in range(0, len(body), piece)])
+    assert len(events) == 300
+    blank = len(b'data: {"id":"msg_1","n":0}' + eol)
+    assert (events[0].offset, events[0].end) == (0, blank)
+    assert events[-1].end == len(body) - len(eol)
+
+
+def test_plain_events_carry_the_last_event_id_and_type_message():
+    body = b"id: 7\nevent: first\ndata: a\n\n" + plain_stream(5, b"\n") + b"event: last\ndata: z\n\n"
+    events = assert_same([body])
+    assert [(e.type, e.last_event_id) for e in events] == [("first", "7")] + [("message", "7")] * 5 + [("last", "7")]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b"data: a\nb\r\n\r\n",  # a lone LF inside a CRLF stream's event: two lines, one of them unknown
+        b"data: a\rb\r\n\r\n",  # a lone CR likewise
+        b"data: a\r\ndata: b\r\n\r\n",  # two data lines
+        b": ping\r\n\r\n",  # a comment between events
+        b"data:no-space\r\n\r\n",
+        b"data: caf\xc3\xa9\r\n\r\n",  # not ASCII
+        b"data: \xff\r\n\r\n",  # not UTF-8
+        b"\r\n\r\n",  # extra blank lines
+    ],
+)
+def test_a_block_of_another_shape_among_plain_events(odd):
+    body = plain_stream(40, b"\r\n")
+    body = body[: len(body) // 2] + odd + body[len(body) // 2 :]
+    for piece in (len(body), 100, 13):
+        assert_same([body[i : i + piece] for i in range(0, len(body), piece)])
+
+
+def test_piece_ending_in_the_cr_of_a_crlf():
+    body = plain_stream(10, b"\r\n")
+    cut = body.index(b"\r\n", 100) + 1  # between the CR and the LF
+    events = assert_same([body[:cut], body[cut:]])
+    assert len(events) == 10
+
+
+def test_fast_path_respects_limits_set_below_a_piece():
+    body = plain_stream(20, b"\n") + b"data: " + b"x" * 100 + b"\n\n" + plain_stream(5, b"\n")
+    assert_same([body], max_line=64)
+    assert_same([body], max_event=50)
+    assert_same([body[i : i + 30] for i in range(0, len(body), 30)], max_event=50)
+
+
+_FRAGMENTS = [
+    b"data: v", b"data: {\"k\": 1}", b"data:v", b"data: ", b"data", b": c", b":", b"event: t", b"event:",
+    b"id: 1", b"id", b"id: a\0b", b"retry: 5", b"retry: x5", b"Data: x", b"foo: bar", b"data: \xc3\xa9",
+    b"data: \xff", b"\xef\xbb\xbfdata: bom",
+]
+
+
+@st.composite
+def ascii_heavy_streams(draw):
+    """Bodies mostly of plain events, with any other line mixed in, and line endings that
+    are one kind per stream, or now and then mixed."""
+    eol = draw(st.sampled_from([b"\n", b"\r\n", b"\r"]))
+    mixed = draw(st.booleans()) and draw(st.booleans())
+    out = bytearray(b"\xef\xbb\xbf" if draw(st.booleans()) else b"")
+    for _ in range(draw(st.integers(0, 40))):
+        end = draw(st.sampled_from([b"\n", b"\r\n", b"\r"])) if mixed else eol
+        if draw(st.integers(0, 3)) == 0:
+            out += draw(st.sampled_from([b"data", b"data:", b"data: x"])) + end  # a line of a longer event
+        elif draw(st.integers(0, 2)):
+            value = draw(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)).encode()
+            out += b"data: " + value + end + end
+        else:
+            out += draw(st.sampled_from(_FRAGMENTS)) + end
+    if draw(st.booleans()):
+        out += draw(st.sampled_from(_FRAGMENTS))  # an unfinished last line
+    return bytes(out)
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=ascii_heavy_streams(), data=st.data())
+def test_property_fast_path_agrees_with_line_by_line(body, data):
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=12), label="cuts")
+    limits = data.draw(st.sampled_from([{}, {"max_line": 24}, {"max_event": 40}, {"max_event": 12}]), label="limits")
+    step = data.draw(st.integers(1, 16), label="step")
+    assert_same(_pieces(body, cuts), **limits)
+    assert_same([body[i : i + step] for i in range(0, len(body), step)], **limits)
+
+
+def test_event_size_is_counted_once_for_bare_data_lines_fed_in_pieces():
+    # A bare "data" line is a field of the fast path's rare kind: its byte must count once.
+    body = b"data\n" * 30 + b"\n"
+    events = assert_same([body[i : i + 5] for i in range(0, len(body), 5)], max_event=40)
+    assert [e.data for e in events] == ["\n" * 29]

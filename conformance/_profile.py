@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
+import jsonschema_rs
 from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 
@@ -116,6 +118,7 @@ class Profile:
     example: dict[str, Any]  # the canonical request body
     request_schema: dict[str, Any]
     chunk_validator: Validator
+    chunk_is_valid: Callable[[Any], bool]  # fast; on False, ask chunk_validator (see _fast_is_valid)
     error_validator: Validator
     request_validator: Validator
     terminator: Terminator
@@ -219,6 +222,8 @@ class _Loader:
         events, errors, chunk = tables["events"], tables["errors"], tables["chunk"]
         if "event" in errors and "property" in errors:
             raise self.error("errors", "give one of event or property, not both")
+        chunk_schema = self.schema(schemas, "chunk")
+        chunk_validator = _validator(chunk_schema)
         return Profile(
             name=self.string(meta, "name") or self.directory.name,
             title=self.string(meta, "title") or self.directory.name,
@@ -228,7 +233,8 @@ class _Loader:
             example=example,
             request_schema=request_schema,
             request_validator=request_validator,
-            chunk_validator=_validator(self.schema(schemas, "chunk")),
+            chunk_validator=chunk_validator,
+            chunk_is_valid=_fast_is_valid(chunk_schema, chunk_validator),
             error_validator=_validator(self.schema(schemas, "error")),
             terminator=self.terminator(tables["terminator"]),
             id_path=self.path(chunk, "chunk.id"),
@@ -321,3 +327,30 @@ class _Loader:
 def _validator(schema: dict[str, Any]) -> Validator:
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     return cls(schema)
+
+
+def _refuse_retrieval(uri: str) -> Any:
+    raise ProfileError(f"the schema refers to {uri}, and schemas are never fetched")
+
+
+def _fast_is_valid(schema: dict[str, Any], validator: Validator) -> Callable[[Any], bool]:
+    """A check of every chunk against ``schema`` that is fast enough for a long stream.
+
+    jsonschema-rs (compiled) validates a chunk some 40 times faster than jsonschema.
+    ``validator`` (jsonschema) stays the reference: it has the last word when the fast
+    check says no (the two differ at the edges: NaN is a number to one, not the other),
+    and it explains every failure. A schema jsonschema-rs cannot compile leaves
+    ``validator`` to do it all. Formats are annotations only, as in jsonschema.
+    """
+    try:
+        fast = jsonschema_rs.validator_for(schema, validate_formats=False, retriever=_refuse_retrieval)
+    except (jsonschema_rs.ValidationError, ValueError):
+        return validator.is_valid
+
+    def is_valid(instance: Any) -> bool:
+        try:
+            return fast.is_valid(instance)
+        except (ValueError, OverflowError, RecursionError):  # an instance it cannot take in
+            return validator.is_valid(instance)
+
+    return is_valid

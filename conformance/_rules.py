@@ -191,6 +191,12 @@ def instantiate(profile: Profile, limits: Limits, evidence: Evidence) -> list[Ru
     return [cls(profile, limits, evidence) for cls in applicable(profile).values()]
 
 
+def watching(rules: Iterable[Rule]) -> list[Rule]:
+    """The rules that look at each event as it arrives (the others only judge the
+    transcript): the observers of a capture, which calls them once per event."""
+    return [r for r in rules if type(r).on_chunk is not Rule.on_chunk]
+
+
 def levels_failed(verdicts: Iterable[Verdict]) -> dict[Level, int]:
     out = {level: 0 for level in Level}
     for v in verdicts:

@@ -13,7 +13,7 @@ import httpx
 
 from ._model import Level
 from ._profile import Profile
-from ._rules import Outcome, Verdict, instantiate, judge
+from ._rules import Outcome, Verdict, instantiate, judge, watching
 from ._settings import Settings
 from ._transcript import Evidence, Limits, Observer, RequestSpec, Transcript, capture, make_client
 
@@ -46,7 +46,7 @@ async def checked_exchange(
     """One exchange, every rule (and any extra observer) watching it, judged."""
     evidence = Evidence()
     rules = instantiate(profile, limits, evidence)
-    transcript = await capture(client, request, profile, limits, [*rules, *observers], evidence)
+    transcript = await capture(client, request, profile, limits, [*watching(rules), *observers], evidence)
     return transcript, judge(rules, transcript)
 
 

@@ -4,7 +4,8 @@ breaks one rule on purpose when a fault is named in the URL (``?fault=no-done``)
 Query parameters: ``fault`` (comma-separated names, see ``GET /faults``), ``delay``
 (milliseconds between events, default from ``create_app``), ``chunks`` (how many chunks),
 ``pad`` (characters of filler added to every chunk's text, for large events), ``size``
-(bytes the ``endless`` stream or the ``huge-line`` runs to).
+(bytes the ``endless`` stream or the ``huge-line`` runs to), ``stamp=1`` (each chunk
+carries ``sent_at``, the server's ``time.time()`` when it was written).
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
             body = profile.example
         plan = dialect.plan(body, handling.response_id or f"msg_{uuid.uuid4().hex[:12]}", max(n_chunks, 1))
         plan.delay = max(pause, 0.0)
+        plan.stamp = request.query_params.get("stamp") == "1"
         plan.request = body
         plan.request_headers = dict(request.headers)
         plan.size = size

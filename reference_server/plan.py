@@ -7,13 +7,14 @@ writer in ``writer.py`` carries it out byte for byte.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .encoder import encode_event
 
-__all__ = ["Plan", "Refusal", "Frames", "WriteMode", "Framing"]
+__all__ = ["Plan", "Refusal", "Frames", "WriteMode", "Framing", "stamp"]
 
 Frames = list[bytes]
 # How the body goes out: "frames" one write per event; "bytes" one write per byte;
@@ -35,6 +36,13 @@ class Refusal:
 
     def body(self) -> bytes:
         return json.dumps({"error": {"message": self.message, "type": "refused"}}).encode()
+
+
+# With ``stamp`` on, each chunk is encoded with this placeholder for its send time, and
+# the writer puts the time in just before it writes the frame (see ``stamp``), padded to
+# the placeholder's width so that a length computed beforehand stays right.
+_SENT_AT = "\x00sent_at\x00"
+_SENT_AT_JSON = json.dumps(_SENT_AT).encode()
 
 
 @dataclass
@@ -69,8 +77,11 @@ class Plan:
     omit_done_if_concurrent: bool = False  # no terminator while other streams are in flight
     edits: list[Callable[[Frames], Frames]] = field(default_factory=list)  # byte-level changes, in order
     request_headers: dict[str, str] = field(default_factory=dict)  # as received, for faults that echo them
+    stamp: bool = False  # each chunk carries "sent_at": the server's time.time() when its frame is written
 
     def encode_chunk(self, chunk: dict[str, Any]) -> bytes:
+        if self.stamp:
+            chunk = {**chunk, "sent_at": _SENT_AT}
         return encode_event(json.dumps(chunk, ensure_ascii=False, indent=self.indent), sep=self.sep)
 
     def frames(self) -> Frames:
@@ -80,3 +91,9 @@ class Plan:
         for edit in self.edits:
             frames = edit(frames)
         return frames
+
+
+def stamp(data: bytes) -> bytes:
+    """The bytes about to be written, with the time now for each chunk's ``sent_at``.
+    (A placeholder cut across two writes, or compressed, is not found and stays.)"""
+    return data.replace(_SENT_AT_JSON, f"{time.time():.6f}".ljust(len(_SENT_AT_JSON)).encode())

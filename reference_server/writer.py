@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import anyio
 from starlette.types import Send
 
-from .plan import Plan
+from .plan import Plan, stamp
 
 __all__ = ["write_plan", "RESET_MESSAGE", "ENDLESS_CAP", "BUFFER_SECONDS", "TRICKLE_PAUSE"]
 
@@ -68,7 +68,8 @@ async def write_plan(plan: Plan, send: Send) -> None:
                 await send({"type": RESET_MESSAGE})
                 return
             if step.data:
-                await send({"type": "http.response.body", "body": step.data, "more_body": True})
+                data = stamp(step.data) if plan.stamp else step.data
+                await send({"type": "http.response.body", "body": data, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

@@ -10,7 +10,9 @@ memory as a 1 KiB one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import ssl
 import time
 from array import array
 from collections.abc import Iterable, Sequence
@@ -366,11 +368,17 @@ def _timeout_ending(why: EndKind, rec: _Recorder, limits: Limits, now: float) ->
     return Ending(why, f"no byte for {limits.timeout:g} s {after} (--sse-timeout)", now, size)
 
 
+@functools.cache
+def _tls_context(trust_env: bool) -> ssl.SSLContext:
+    # Built once per process: each reads the CA bundle, some 30 ms of CPU, and exchanges
+    # started together (concurrency checks, xdist workers' probes) would each build one.
+    return httpx.create_ssl_context(trust_env=trust_env)
+
+
 def make_client(url: str) -> httpx.AsyncClient:
     # Timeouts are enforced by capture() itself, per read and per exchange.
     host = httpx.URL(url).host
     loopback = host in ("localhost", "::1") or host.startswith("127.")
-    # A plain-HTTP target never uses TLS (redirects are not followed): skip loading the CA
-    # bundle, 40 ms per client.
-    verify = httpx.URL(url).scheme != "http"
+    # A plain-HTTP target never uses TLS (redirects are not followed): no CA bundle to load.
+    verify: ssl.SSLContext | bool = _tls_context(not loopback) if httpx.URL(url).scheme != "http" else False
     return httpx.AsyncClient(timeout=None, trust_env=not loopback, follow_redirects=False, verify=verify)

@@ -378,6 +378,12 @@ class HtmlReport:
             return None
         return requirement_entry(suite.verdict(requirement_id), suite.settings.strict, suite.redact)
 
+    def _entry_of(self, report: pytest.TestReport) -> Doc | None:
+        # The entry travels with the report: under pytest-xdist the controller, which writes
+        # the HTML, has no verdicts of its own.
+        rid = _requirement_id(report)
+        return getattr(report, "sse_entry", None) or (self._entry(rid) if rid else None)
+
     def pytest_html_report_title(self, report: Any) -> None:
         report.title = "sse-conformance report"
 
@@ -393,14 +399,12 @@ class HtmlReport:
 
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
         rid = _requirement_id(report)
-        entry = self._entry(rid) if rid else None
-        cells[:] = table_row(cells, entry, rid or report.nodeid)
+        cells[:] = table_row(cells, self._entry_of(report), rid or report.nodeid)
 
     def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
         # A judged requirement's text failure (or skip reason) is in its row and its evidence
         # already; what else was captured, logs say, stays.
-        rid = _requirement_id(report)
-        if rid and self._entry(rid) is not None:
+        if self._entry_of(report) is not None:
             redundant = {escape(report.longreprtext) + "\n", "No log output captured."}
             data[:] = [d for d in data if d not in redundant]
 
@@ -410,6 +414,8 @@ class HtmlReport:
         rid = _requirement_id(report)
         if report.when == "call" and rid:
             entry = self._entry(rid)
+            if entry is not None:
+                report.sse_entry = entry  # type: ignore[attr-defined]
             if entry is not None and entry["violations"]:
                 from pytest_html import extras  # the plugin is active, so importable
 

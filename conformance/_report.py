@@ -122,6 +122,21 @@ def build_report(t: Transcript, verdicts: Sequence[Verdict], run: RunInfo, redac
     }
 
 
+def merge_reports(docs: Sequence[dict[str, Any]], order: Sequence[str]) -> dict[str, Any]:
+    """One document from those of processes that each judged part of the requirements
+    (pytest-xdist workers). Each made its own canonical exchange: the first one's is shown.
+    The requirements are listed in ``order`` (by ID), and the summary and the verdict are
+    counted again from them."""
+    entries = {entry["id"]: entry for doc in docs for entry in doc["requirements"]}
+    listed = [entries[rid] for rid in order if rid in entries]
+    summary = {level.value: {r.value: 0 for r in Result} for level in Level}
+    for entry in listed:
+        summary[entry["level"]][entry["result"]] += 1
+    failed = any(entry["result"] == Result.FAILED.value for entry in listed)
+    return {**docs[0], "verdict": "does-not-conform" if failed else "conforms", "summary": summary,
+            "requirements": listed}
+
+
 def requirement_entry(v: Verdict, strict: bool, redact: Redactor) -> dict[str, Any]:
     """One requirement's result and violations, as the report lists it."""
     text = _Text(redact)

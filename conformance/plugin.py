@@ -8,6 +8,7 @@ run writes its reports: JSON always, HTML through pytest-html when that plugin i
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from ._redact import Redactor, redact_url, redacting_log_records, url_secrets
 from ._render import render_verdict
 from ._catalogue import requirements
 from ._probes import Probe, ProbeContext, probe_for
-from ._report import Result, RunInfo, Tally, build_report, result_of, write_report
+from ._report import RunInfo, build_report, merge_reports, result_of, write_report
 from ._rules import Outcome, Verdict
 from ._settings import Settings, add_options, read_settings
 from ._suite import Canonical, run_canonical
@@ -58,9 +59,18 @@ def pytest_configure(config: pytest.Config) -> None:
     except ProfileError as exc:
         raise pytest.UsageError(f"--sse-profile: {exc}") from None
     report_dir = config.invocation_params.dir / settings.report_dir
-    suite = Suite(settings, profile, report_dir / JSON_NAME)
+    # Under pytest-xdist the workers run the items (each its own canonical exchange, and its
+    # own reference server); the controller hands them its seed and merges their reports.
+    worker = hasattr(config, "workerinput")
+    controller = not worker and bool(getattr(config.option, "numprocesses", None))
+    if worker and "sse_seed" in config.workerinput:
+        settings = dataclasses.replace(settings, seed=config.workerinput["sse_seed"])
+    suite = Suite(settings, profile, report_dir / JSON_NAME, role="controller" if controller else
+                  "worker" if worker else "")
     config.stash[SUITE_KEY] = suite
     config.pluginmanager.register(suite, "sse-conformance-suite")
+    if controller:
+        config.pluginmanager.register(XdistController(suite), "sse-conformance-xdist")
     if config.pluginmanager.hasplugin("html"):
         from ._html import HtmlReport
 
@@ -74,10 +84,12 @@ def pytest_configure(config: pytest.Config) -> None:
 class Suite:
     """The session's conformance run: the target, the canonical exchange, the verdicts."""
 
-    def __init__(self, settings: Settings, profile: Profile, json_path: Path) -> None:
+    def __init__(self, settings: Settings, profile: Profile, json_path: Path, role: str = "") -> None:
         self.settings = settings
         self.profile = profile
         self.json_path = json_path
+        self.role = role  # "controller" or "worker" under pytest-xdist, else ""
+        self.worker_documents: list[dict[str, Any]] = []  # the controller's, from its workers
         self.server: Any = None
         self._canonical: Canonical | None = None
         self._failure: Exception | None = None
@@ -86,7 +98,9 @@ class Suite:
         self._document: dict[str, Any] | None = None
         self._judged: dict[str, Verdict] = {}  # the verdicts of the items that ran, in run order
         self._cleanup = ExitStack()
-        if settings.is_reference:
+        if settings.is_reference and role == "controller":
+            self.url = settings.target  # each worker starts its own
+        elif settings.is_reference:
             from reference_server import ServerThread  # imported only when asked for
 
             self.server = ServerThread().start()
@@ -135,11 +149,15 @@ class Suite:
 
     @property
     def shown_target(self) -> str:
+        if self.role == "controller" and self.settings.is_reference:
+            return f"{self.redact(self.url)} (a reference server in each pytest-xdist worker)"
         shown = self.redact(redact_url(self.url))
         return f"{shown} (reference server)" if self.server else shown
 
     def document(self) -> dict[str, Any] | None:
         """The report document, at the end of the run (None if the canonical exchange was not made)."""
+        if self._document is None and self.worker_documents:
+            self._document = merge_reports(self.worker_documents, [r.id for r in requirements()])
         if self._document is None and self._canonical is not None and self._started is not None:
             run = RunInfo(
                 target=self.redact(redact_url(self.url)),
@@ -188,38 +206,58 @@ class Suite:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         doc = self.document()
-        if doc is not None:
+        if self.role == "worker":
+            session.config.workeroutput["sse_conformance_report"] = doc  # type: ignore[attr-defined]
+        elif doc is not None:
             write_report(doc, self.json_path)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self._canonical is None:
+        # Told from the report document, which a pytest-xdist controller merges from its workers'.
+        doc = self.document()
+        if doc is None:
             return
-        t = self._canonical.transcript
-        tally = Tally.of(self._judged.values(), self.settings.strict)
-        must, should = tally.counts[Level.MUST], tally.counts[Level.SHOULD]
+        must, should = doc["summary"][Level.MUST.value], doc["summary"][Level.SHOULD.value]
+        response, ending = doc["exchange"]["response"], doc["exchange"]["ending"]
         tr = terminalreporter
         tr.write_sep("=", "sse-conformance")
         tr.write_line(f"target   {self.shown_target}")
-        tr.write_line(f"verdict  {'CONFORMS' if tally.conforms else 'DOES NOT CONFORM'}"
+        tr.write_line(f"verdict  {'CONFORMS' if doc['verdict'] == 'conforms' else 'DOES NOT CONFORM'}"
                       f"{' (strict)' if self.settings.strict else ''}")
-        tr.write_line(f"MUST     {must[Result.PASSED]} met, {must[Result.FAILED]} failed")
+        tr.write_line(f"MUST     {must['passed']} met, {must['failed']} failed")
         should_word = "failed" if self.settings.strict else "warnings"
-        tr.write_line(f"SHOULD   {should[Result.PASSED]} met, {should[Result.FAILED] + should[Result.WARNING]} "
-                      f"{should_word}")
-        if t.responded:
-            tr.write_line(f"exchange status {t.status}, {t.body_bytes} bytes, {t.events} events; "
-                          f"ended: {self.redact(t.ending.detail)} at {t.ending.time:.3f} s")
+        tr.write_line(f"SHOULD   {should['passed']} met, {should['failed'] + should['warning']} {should_word}")
+        if response["status"] is not None:
+            tr.write_line(f"exchange status {response['status']}, {response['body_bytes']} bytes, "
+                          f"{response['events']} events; ended: {ending['detail']} at {ending['time']:.3f} s")
         else:
-            tr.write_line(f"exchange no response: {self.redact(t.ending.detail)}")
-        for v in self._judged.values():
-            for note in v.notes:
-                tr.write_line(f"{v.requirement.id}: {self.redact(note)}")
-        if self._document is not None:
-            tr.write_line(f"report   {self.json_path}")
+            tr.write_line(f"exchange no response: {ending['detail']}")
+        if self.role == "controller" and len(self.worker_documents) > 1:
+            tr.write_line(f"         (one exchange of each of {len(self.worker_documents)} pytest-xdist workers "
+                          f"judged its share; the first shown)")
+        for entry in doc["requirements"]:
+            for note in entry["notes"]:
+                tr.write_line(f"{entry['id']}: {note}")
+        tr.write_line(f"report   {self.json_path}")
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self._cleanup.close()
         self.server = None
+
+
+class XdistController:
+    """The pytest-xdist hooks of a controller; registered only when xdist distributes the run."""
+
+    def __init__(self, suite: Suite) -> None:
+        self.suite = suite
+
+    def pytest_configure_node(self, node: Any) -> None:
+        # One seed for the run, the one the header prints, whichever worker draws the requests.
+        node.workerinput["sse_seed"] = self.suite.settings.seed
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        doc = getattr(node, "workeroutput", {}).get("sse_conformance_report")
+        if doc is not None:
+            self.suite.worker_documents.append(doc)
 
 
 class SuiteCollector(pytest.Collector):

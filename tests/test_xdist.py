@@ -1,0 +1,35 @@
+"""The suite under pytest-xdist (``pytest --target reference -n 2``): every worker collects
+the same items and starts its own reference server, the drawn requests use the seed the
+header prints, and the controller prints the summary and writes one report for all."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conformance._catalogue import requirements
+from tests.conftest import FAST, REPORT_SCHEMA
+
+# Without --sse-seed: each process would draw its own, and the workers must use the controller's.
+_SEED = FAST.index("--sse-seed")
+UNSEEDED = FAST[:_SEED] + FAST[_SEED + 2 :]
+
+pytest.importorskip("xdist")
+
+
+def test_the_suite_passes_spread_over_two_workers(pytester):
+    result = pytester.runpytest_subprocess("--target", "reference", "-n", "2", "-p", "no:cacheprovider", *UNSEEDED)
+    out = result.stdout.str()
+    assert result.ret == 0, out + result.stderr.str()
+    assert "2 workers [%d items]" % len(requirements()) in out
+    result.assert_outcomes(passed=len(requirements()))
+    assert "verdict  CONFORMS" in out
+    header_seed = re.search(r"\(seed (\d+); --sse-seed", out).group(1)
+    assert f"drawn from the request schema (seed {header_seed})" in out
+    doc = json.loads((pytester.path / "reports" / "sse-conformance.json").read_text(encoding="utf-8"))
+    assert [e["id"] for e in doc["requirements"]] == [r.id for r in requirements()]
+    assert {e["result"] for e in doc["requirements"]} == {"passed"}
+    assert doc["verdict"] == "conforms"
+    REPORT_SCHEMA.validate(doc)

@@ -11,9 +11,11 @@ import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Run as `python benchmarks/NAME.py` from a checkout: make the project importable without installing.
@@ -102,3 +104,15 @@ def machine() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()} ({sys.executable})"
+
+
+@contextmanager
+def server_process(script: str, *args: str) -> Iterator[int]:
+    """Run ``script --serve ARGS``, a server that prints its port and serves, in a process of
+    its own (so it shares no event loop with the client); yield the port, then end it."""
+    process = subprocess.Popen([sys.executable, script, "--serve", *args], stdout=subprocess.PIPE, text=True)
+    try:
+        yield int(process.stdout.readline())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -6,9 +6,10 @@
 The reference server runs in its own process (so client and server do not share an
 event loop or a core) and stamps each chunk with its send time (``?stamp=1``). The
 client opens ``--streams`` streams at once, each paced at ``--rate`` events per second
-and as long as the server's answer (one character per event: about 200 events), and notes for every event the lag from the server's stamp to the moment the client had
-it: for a transport, when its read returned the bytes; for the suite's ``capture()``,
-when the checks were handed the chunk. Both clocks are this machine's ``time.time()``.
+and as long as the server's answer (one character per event: about 200 events), and
+notes for every event the lag from the server's stamp to the moment the client had it:
+for a transport, when its read returned the bytes; for the suite's ``capture()``, when
+the checks were handed the chunk. Both clocks are this machine's ``time.time()``.
 Goal: p99 lag under 10 ms at 128 streams of 50 events per second. With ``--rate 0`` the
 server sends without pause, and the wall and CPU times say what each client costs.
 """
@@ -19,13 +20,11 @@ import argparse
 import asyncio
 import json
 import math
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 
 import httpx
-from _common import machine, table
+from _common import machine, server_process, table
 
 from conformance import EventStreamParser, Limits, RequestSpec, capture, load_profile
 from conformance._rules import instantiate, watching
@@ -204,7 +203,7 @@ def main() -> None:
     cli.add_argument("--rate", type=float, default=50, help="events per second per stream (0: no pause)")
     cli.add_argument("--chunks", type=int, default=CHUNKS, help="events per stream, at most the answer's length")
     cli.add_argument("--modes", default=",".join(MODES), help="comma-separated, from: " + ",".join(MODES))
-    cli.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    cli.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # see _common.server_process
     args = cli.parse_args()
     if args.serve:
         serve()
@@ -212,21 +211,16 @@ def main() -> None:
     print(f"machine: {machine()}")
     pace = f"{args.rate:g} events/s" if args.rate else "no pause between events"
     print(f"{args.streams} streams at once, each at {pace}; server in its own process\n")
-    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(server.stdout.readline())
+    rows = []
+    with server_process(__file__) as port:
         delay = 1000 / args.rate if args.rate else 0
         url = f"http://127.0.0.1:{port}/chat/stream?stamp=1&chunks={args.chunks}&delay={delay:g}"
-        rows = []
         for mode in args.modes.split(","):
             lags, wall, cpu = run(mode, url, args.streams)
             ms = [v * 1000 for v in lags.values]
             rows.append([MODES[mode][0], f"{len(ms):,}", str(lags.failures), f"{percentile(ms, 50):.1f}",
                          f"{percentile(ms, 99):.1f}", f"{max(ms):.1f}", f"{wall:.1f}", f"{cpu:.1f}"])
             print(f"  {mode}: p99 {percentile(ms, 99):.1f} ms", flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     print()
     print(table(["client", "events", "failed streams", "p50 ms", "p99 ms", "max ms", "wall s", "client CPU s"], rows))
 

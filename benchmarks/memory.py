@@ -21,7 +21,7 @@ import sys
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from _common import corpus, machine, table
+from _common import corpus, machine, server_process, table
 
 SERVE_FOR = 1800  # s: the server stops by itself after this long
 _SIZE = re.compile(r"^(\d+)(|KiB|MiB|GiB)$")
@@ -101,7 +101,7 @@ def check(url: str) -> dict:
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cli.add_argument("--sizes", default="1MiB,1GiB", help="comma-separated stream sizes (default 1MiB,1GiB)")
-    cli.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    cli.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # see _common.server_process
     cli.add_argument("--check", metavar="URL", help=argparse.SUPPRESS)
     args = cli.parse_args()
     if args.serve:
@@ -112,21 +112,17 @@ def main() -> None:
         return
     sizes = [size(s) for s in args.sizes.split(",")]
     print(f"machine: {machine()}\n")
-    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(server.stdout.readline())
-        results = []
+    results = []
+    with server_process(__file__) as port:
         for n in sizes:
             url = f"http://127.0.0.1:{port}/chat/stream?bytes={n}"
             out = subprocess.run([sys.executable, __file__, "--check", url], capture_output=True, text=True,
                                  check=True, timeout=SERVE_FOR)
             results.append((n, json.loads(out.stdout)))
             print(f"  {n} bytes done", flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     rows = [[f"{n / (1 << 20):g} MiB", f"{r['bytes']:,}", f"{r['events']:,}", f"{r['seconds']:.1f}",
-             f"{r['bytes'] / 1e6 / r['seconds']:.1f}", f"{r['rss_before_kib'] / 1024:.1f}", f"{r['peak_kib'] / 1024:.1f}",
+             f"{r['bytes'] / 1e6 / r['seconds']:.1f}", f"{r['rss_before_kib'] / 1024:.1f}",
+             f"{r['peak_kib'] / 1024:.1f}",
              ", ".join(r["failed"]) or "none"] for n, r in results]
     print()
     print(table(["stream", "bytes", "events", "s", "MB/s", "RSS before, MiB", "peak RSS, MiB", "failed"], rows))

@@ -121,7 +121,8 @@ def main() -> None:
         mb = len(body) / 1e6
         for name, runs in times.items():
             t = median(runs)
-            rows.append([f"{variant}: {name}", f"{mb:.1f}", f"{t:.3f}", f"{mb / t:.1f}", f"{args.events / t / 1e3:.0f}k"])
+            rows.append([f"{variant}: {name}", f"{mb:.1f}", f"{t:.3f}", f"{mb / t:.1f}",
+                         f"{args.events / t / 1e3:.0f}k"])
         if "httpx-sse" in times:
             ratio = median(times["httpx-sse"]) / median(times["sse-conformance"])
             ratios.append(f"{variant}: sse-conformance is {ratio:.2f}x httpx-sse's speed (goal: 2x)")

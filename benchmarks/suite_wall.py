@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import machine, median, table
+from _common import machine, median, server_process, table
 
 SERVE_FOR = 1800  # s: the server stops by itself after this long
 
@@ -91,7 +91,7 @@ def main() -> None:
     cli.add_argument("--runs", type=int, default=3)
     cli.add_argument("--xdist", type=int, default=0, metavar="N", help="also run with pytest -n N")
     cli.add_argument("--query", default="", help="reference server options for the target, e.g. delay=200")
-    cli.add_argument("--serve", metavar="LOG", help=argparse.SUPPRESS)
+    cli.add_argument("--serve", metavar="LOG", help=argparse.SUPPRESS)  # see _common.server_process
     args = cli.parse_args()
     if args.serve:
         serve(args.serve)
@@ -103,13 +103,11 @@ def main() -> None:
         variants[f"pytest --target URL -n {args.xdist}"] = ["-n", str(args.xdist)]
     with tempfile.TemporaryDirectory() as work:
         log = os.path.join(work, "requests.log")
-        server = subprocess.Popen([sys.executable, __file__, "--serve", log], stdout=subprocess.PIPE, text=True)
-        try:
-            url = f"http://127.0.0.1:{int(server.stdout.readline())}/chat/stream"
-            url += f"?{args.query}" if args.query else ""
+        rows = []
+        with server_process(__file__, log) as port:
+            url = f"http://127.0.0.1:{port}/chat/stream" + (f"?{args.query}" if args.query else "")
             bare = median([timed_run([sys.executable, "-c", "pass"], work)[0] for _ in range(5)])
             timed_run([*pytest, "--target", url, "--collect-only"], work)  # warm the bytecode caches
-            rows = []
             for name, extra in variants.items():
                 walls, sessions, streaming, overheads = [], [], [], []
                 for _ in range(args.runs):
@@ -127,9 +125,6 @@ def main() -> None:
                 rows.append([name, f"{w:.2f}", f"{bare:.2f}", f"{ses:.2f}", f"{s:.2f}", f"{o:.2f}", f"{o / s:.0%}",
                              f"{(ses - s) / s:.0%}"])
                 print(f"  {name}: {len(intervals)} requests", flush=True)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
     print()
     print(table(["run", "wall s", "interpreter start s", "pytest session s", "server streaming s",
                  "suite overhead s", "overhead / streaming", "(session - streaming) / streaming"], rows))

@@ -78,7 +78,8 @@ def custom_profile(tmp_path: Path, chunk_schema: dict) -> str:
 
 
 def test_schema_failures_are_explained_by_jsonschema(tmp_path):
-    directory = custom_profile(tmp_path, {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}})
+    schema = {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}
+    directory = custom_profile(tmp_path, schema)
     _, verdicts = check(b'data: {"n": 1}\n\ndata: {"n": "two"}\n\ndata: [DONE]\n\n', directory)
     (violation,) = verdicts["PAYLOAD-SCHEMA"].violations
     assert violation.event == 1

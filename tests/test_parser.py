@@ -934,3 +934,17 @@ def test_event_size_is_counted_once_for_bare_data_lines_fed_in_pieces():
     body = b"data\n" * 30 + b"\n"
     events = assert_same([body[i : i + 5] for i in range(0, len(body), 5)], max_event=40)
     assert [e.data for e in events] == ["\n" * 29]
+
+
+_TOKENS = [b"data: ", b"data:", b"data", b"id: ", b"event: ", b"retry: 1", b": ", b":", b"x", b"[DONE]", b" ",
+           b"\xc3\xa9", b"\xff", b"\x00", b"\xef\xbb\xbf", b"\r", b"\n", b"\r\n", b"\n\n", b"\r\n\r\n"]
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.sampled_from(_TOKENS), max_size=60), data=st.data())
+def test_property_fast_path_agrees_on_any_bytes(parts, data):
+    # Not streams at all: line endings of every kind, BOMs, NULs, bad UTF-8, anywhere.
+    body = b"".join(parts)
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=10), label="cuts")
+    limits = data.draw(st.sampled_from([{}, {"max_line": 8}, {"max_event": 10}]), label="limits")
+    assert_same(_pieces(body, cuts), **limits)

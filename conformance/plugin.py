@@ -157,7 +157,7 @@ class Suite:
     def document(self) -> dict[str, Any] | None:
         """The report document, at the end of the run (None if the canonical exchange was not made)."""
         if self._document is None and self.worker_documents:
-            self._document = merge_reports(self.worker_documents, [r.id for r in requirements()])
+            self._document = merge_reports(self.worker_documents, [r.id for r in requirements(self.profile)])
         if self._document is None and self._canonical is not None and self._started is not None:
             run = RunInfo(
                 target=self.redact(redact_url(self.url)),

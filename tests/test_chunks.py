@@ -15,7 +15,7 @@ import pytest
 
 from conformance import Limits, RequestSpec, capture, load_profile
 from conformance._profile import _fast_is_valid, _validator
-from conformance._rules import REGISTRY, Outcome, Rule, instantiate, judge, watching
+from conformance._rules import Outcome, Rule, applicable, instantiate, judge, watching
 from conformance._transcript import Evidence, _json_loads
 
 
@@ -64,10 +64,10 @@ def test_json_nested_deeper_than_python_recurses_is_a_failure_not_a_crash():
 
 
 def test_only_rules_that_read_events_watch_the_capture():
-    rules = instantiate(load_profile("simple"), Limits(), Evidence())
-    watched = {r.requirement.id for r in watching(rules)}
+    profile = load_profile("simple")
+    watched = {r.requirement.id for r in watching(instantiate(profile, Limits(), Evidence()))}
     assert "PAYLOAD-SCHEMA" in watched and "HTTP-STATUS" not in watched
-    assert watched == {rid for rid, cls in REGISTRY.items() if cls.on_chunk is not Rule.on_chunk}
+    assert watched == {rid for rid, cls in applicable(profile).items() if cls.on_chunk is not Rule.on_chunk}
 
 
 def custom_profile(tmp_path: Path, chunk_schema: dict) -> str:

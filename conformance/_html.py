@@ -167,6 +167,7 @@ def latency_table(timings: Doc) -> str:
         ("time to headers", seconds(timings["headers"])),
         ("time to first event", seconds(timings["first_event"])),
         ("time to first content", seconds(timings["first_content"])),
+        ("time to first text", seconds(timings["first_text"])),
         (f"gap between content events, p50{sampled}", seconds(timings["gap_p50"])),
         (f"gap between content events, p95{sampled}", seconds(timings["gap_p95"])),
         ("longest gap between events", seconds(timings["gap_max"])),

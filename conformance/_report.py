@@ -218,6 +218,7 @@ def _timings(t: Transcript) -> dict[str, Any]:
         "headers": lat.headers,
         "first_event": lat.first_event,
         "first_content": lat.first_content,
+        "first_text": lat.first_text,
         "last_content": lat.last_content,
         "terminator": t.terminator_at,
         "total": lat.total,

@@ -22,6 +22,7 @@ class Latency:
     headers: float | None  # the response headers arrived
     first_event: float | None  # the first event of any kind was dispatched
     first_content: float | None  # the first content event
+    first_text: float | None  # the first content event whose text delta is not empty (the profile's [chunk] text)
     last_content: float | None
     total: float  # the exchange ended, however it ended
     content_events: int
@@ -68,6 +69,7 @@ def latency(t: Transcript) -> Latency:
         headers=t.headers_at,
         first_event=t.first_event_at,
         first_content=t.first_data_at,
+        first_text=t.first_text_at,
         last_content=t.last_data_at,
         total=t.ending.time,
         content_events=t.data_events,

@@ -134,6 +134,7 @@ class Transcript:
     first_event_at: float | None = None
     terminator_at: float | None = None
     first_data_at: float | None = None
+    first_text_at: float | None = None  # the first chunk whose text delta is not empty
     last_data_at: float | None = None
     body_bytes: int = 0
     reads: int = 0
@@ -187,6 +188,7 @@ class _Recorder:
     ) -> None:
         self.t = t
         self.is_terminator = profile.is_terminator
+        self.text_of = profile.text_of if profile.text_path is not None else None
         self.on_chunk = [observer.on_chunk for observer in observers]
         self.parser = EventStreamParser(max_line=limits.max_line, max_event=limits.max_event)
         self.evidence = evidence
@@ -234,6 +236,8 @@ class _Recorder:
                 value = _json_loads(event.data)
             except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python recurses
                 json_error = str(exc) or type(exc).__name__
+            if t.first_text_at is None and self.text_of is not None and json_error is None and self.text_of(value):
+                t.first_text_at = now
         chunk = _new_chunk(Chunk, (event, terminator, after_terminator, value, json_error))
         for on_chunk in self.on_chunk:
             on_chunk(chunk)

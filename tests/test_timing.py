@@ -45,3 +45,10 @@ def test_sampled_arrivals_spread_each_gap_over_its_stride():
 def test_a_stream_with_no_content_has_no_gaps_or_rate():
     lat = latency(transcript([], headers_at=0.01, events=1, first_event_at=0.02))
     assert (lat.first_content, lat.gap_p50, lat.gap_max, lat.events_per_second) == (None, None, None, None)
+
+
+def test_first_text_waits_for_a_chunk_whose_text_is_not_empty(suite):
+    # openai-chat's first chunk carries only the role: content arrives, text comes later.
+    run = suite("", "--sse-profile", "openai-chat", "--sse-examples", "0", path="/v1/chat/completions")
+    timings = run.report["timings"]
+    assert timings["first_content"] < timings["first_text"] <= timings["last_content"]

@@ -488,7 +488,10 @@ class DonePresent(Rule):
             )
 
     def finish(self, t: Transcript) -> None:
-        if _ends_at_close(self) or t.terminators or _cut_blocker(self, t):
+        if self.profile.terminator.at_close:
+            self._clean_close(t)
+            return
+        if t.terminators or _cut_blocker(self, t):
             return
         terminator = self.profile.terminator
         expected = str(terminator)
@@ -525,6 +528,25 @@ class DonePresent(Rule):
             offset=last.offset if last else 0,
             end=t.body_bytes,
             event=last.index if last else None,
+        )
+
+
+    def _clean_close(self, t: Transcript) -> None:
+        # With no terminator event, only a clean end of the response says the stream is
+        # complete: a broken connection is a truncated answer, not its end.
+        if _cut_blocker(self, t) or t.ending.kind is not EndKind.READ_ERROR:
+            return
+        last = t.last_event
+        self.fail(
+            f"the stream did not end cleanly ({t.ending.detail}) "
+            f"{f'after event {last.index}' if last else 'before any event'}: profile {self.profile.name} has no "
+            "terminator event, so only the server ending the response says the answer is complete",
+            expected=str(self.profile.terminator),
+            received=t.ending.detail,
+            offset=last.offset if last else 0,
+            end=t.body_bytes,
+            event=last.index if last else None,
+            time=t.ending.time,
         )
 
 
@@ -638,6 +660,7 @@ BUFFERED_MIN_CHUNKS = 3  # fewer chunks cannot show a spread
 BUFFERED_SHARE = 0.9  # this share of chunks ...
 BUFFERED_WINDOW_MIN = 0.1  # s: ... inside the final max(0.1 s, 5% of the span) means buffered
 BUFFERED_WINDOW_SHARE = 0.05
+BUFFERED_PER_READ = 2.0  # ... arriving this many per network read on average means a burst
 
 
 @rule
@@ -645,11 +668,14 @@ class DeliveryIncremental(Rule):
     """The stream is delivered while it is generated, not buffered until the end.
 
     Rule: let *span* be the time from sending the request to the arrival of the last data
-    event. If the span is at least 1 s, there are at least 3 data events, and at least 90%
-    of them arrived within the final max(0.1 s, 5% of the span), the stream was buffered.
-    Tolerance: a fast endpoint (span under 1 s) always passes; so does one that delivers a
-    tenth of its chunks earlier. An endpoint silent for a second that then sends its whole
-    answer within 0.1 s fails, and to its user it looks exactly like buffering.
+    event. The stream was buffered if the span is at least 1 s, there are at least 3 data
+    events, at least 90% of them arrived within the final max(0.1 s, 5% of the span), AND
+    those late events came batched: at least 2 events per network read on average (events
+    read together share their arrival time). Tolerance: a fast endpoint (span under 1 s)
+    passes; so does one that delivers a tenth of its chunks earlier; so does one that is
+    silent for a while (a slow first token) and then writes its events one by one, however
+    fast. What fails is a held-back answer released in a burst, as a buffering proxy or a
+    server that collects the whole response releases it.
     """
 
     requirement = Requirement(
@@ -669,12 +695,15 @@ class DeliveryIncremental(Rule):
             return
         window = max(BUFFERED_WINDOW_MIN, BUFFERED_WINDOW_SHARE * span)
         # The sample is every stride-th arrival, so shares computed on it stand for the whole.
-        late = sum(1 for x in times if x >= span - window)
-        share = late / len(times) if times else 1.0
-        if share >= BUFFERED_SHARE:
+        late_times = [x for x in times if x >= span - window]
+        share = len(late_times) / len(times) if times else 1.0
+        reads = len(set(late_times)) or 1  # events read together share the read's arrival time
+        per_read = len(late_times) * t.arrival_stride / reads
+        if share >= BUFFERED_SHARE and per_read >= BUFFERED_PER_READ:
             self.fail(
                 f"{share:.0%} of {t.data_events} data events arrived in the last {window:.2f} s of a "
-                f"{span:.2f} s exchange (first at {t.first_data_at:.2f} s): the stream was buffered, not streamed",
+                f"{span:.2f} s exchange (first at {t.first_data_at:.2f} s), {per_read:.0f} per network read: "
+                "the stream was held back and released in a burst, not streamed",
                 expected=f"under {BUFFERED_SHARE:.0%} of events in the final {window:.2f} s",
                 received=f"{share:.0%}",
                 time=t.first_data_at,

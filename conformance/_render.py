@@ -64,15 +64,16 @@ def render_verdict(v: Verdict) -> str:
     """The failure text of one requirement: what, expected, received, where, the bytes."""
     req = v.requirement
     lines = [f"{req.id} [{req.level.value}] {req.title}", f"  source: {req.source}" + (f" <{req.url}>" if req.url else "")]
+    # Messages quote the target: made visible, so no escape sequence reaches a terminal.
     if v.outcome is not Outcome.FAILED:
-        lines.append(f"  {v.reason}")
+        lines.append(f"  {visible_text(v.reason)}")
         return "\n".join(lines)
     for n, viol in enumerate(v.violations, 1):
-        lines.append(f"  {n}. {viol.message}")
+        lines.append(f"  {n}. {visible_text(viol.message)}")
         if viol.expected:
-            lines.append(f"     expected: {viol.expected}")
+            lines.append(f"     expected: {visible_text(viol.expected)}")
         if viol.received:
-            lines.append(f"     received: {viol.received}")
+            lines.append(f"     received: {visible_text(viol.received)}")
         where = viol.where()
         if where:
             lines.append(f"     where:    {where}")

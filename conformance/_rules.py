@@ -142,6 +142,17 @@ class Rule(Findings):
             excerpt_offset=excerpt_offset,
         )
 
+    def crashed(self, exc: Exception, event: Event | None = None) -> None:
+        """The check itself raised on what the target sent: say so as this requirement's
+        failure, naming the place, rather than end the run."""
+        where = f" on event {event.index}" if event is not None else ""
+        self.fail(
+            f"could not be judged: the check raised {type(exc).__name__}{where} ({str(exc)[:200]}); "
+            "this input is beyond what sse-conformance can judge, please report it",
+            offset=event.offset if event is not None else None,
+            event=event.index if event is not None else None,
+        )
+
     def fail_at(self, chunk: Chunk, message: str, **kw: str) -> None:
         ev = chunk.event
         self.fail(message, offset=ev.offset, end=ev.end, event=ev.index, time=ev.time, **kw)
@@ -177,7 +188,10 @@ def judge(rules: Iterable[Rule], t: Transcript) -> list[Verdict]:
         elif not t.responded and r.requirement.id != "HTTP-STATUS":
             r.block("HTTP-STATUS", t.ending.detail)
         else:
-            r.finish(t)
+            try:
+                r.finish(t)
+            except Exception as exc:  # noqa: BLE001 - reported as this requirement's, not the run's
+                r.crashed(exc)
         verdicts.append(r.verdict())
     return verdicts
 
@@ -195,11 +209,3 @@ def watching(rules: Iterable[Rule]) -> list[Rule]:
     """The rules that look at each event as it arrives (the others only judge the
     transcript): the observers of a capture, which calls them once per event."""
     return [r for r in rules if type(r).on_chunk is not Rule.on_chunk]
-
-
-def levels_failed(verdicts: Iterable[Verdict]) -> dict[Level, int]:
-    out = {level: 0 for level in Level}
-    for v in verdicts:
-        if v.outcome is Outcome.FAILED:
-            out[v.requirement.level] += 1
-    return out

@@ -137,14 +137,12 @@ class Transcript:
     first_text_at: float | None = None  # the first chunk whose text delta is not empty
     last_data_at: float | None = None
     body_bytes: int = 0
-    reads: int = 0
     events: int = 0
     data_events: int = 0  # events other than the terminator
     terminators: int = 0
     arrivals: array = field(default_factory=lambda: array("d"))  # sampled, see arrival_stride
     arrival_stride: int = 1
     max_gap: float = 0.0
-    max_gap_after: tuple[int, int] | None = None  # (event index, byte offset) before the longest gap
     max_gap_at: float | None = None  # when the longest gap began (the arrival of the event before it)
     last_event: Event | None = None
     unterminated: Unterminated | None = None
@@ -189,7 +187,7 @@ class _Recorder:
         self.t = t
         self.is_terminator = profile.is_terminator
         self.text_of = profile.text_of if profile.text_path is not None else None
-        self.on_chunk = [observer.on_chunk for observer in observers]
+        self.observers = list(observers)
         self.parser = EventStreamParser(max_line=limits.max_line, max_event=limits.max_event)
         self.evidence = evidence
         self._last_time: float | None = None
@@ -198,7 +196,6 @@ class _Recorder:
         t = self.t
         if t.first_byte_at is None:
             t.first_byte_at = now
-        t.reads += 1
         self.evidence.add(data)
         for event in self.parser.feed(data, now):
             self._event(event, now)
@@ -213,7 +210,6 @@ class _Recorder:
             t.first_event_at = now
         elif now - self._last_time > t.max_gap:
             t.max_gap = now - self._last_time
-            t.max_gap_after = (event.index - 1, event.offset)
             t.max_gap_at = self._last_time
         self._last_time = now
         value, json_error = None, None
@@ -239,8 +235,13 @@ class _Recorder:
             if t.first_text_at is None and self.text_of is not None and json_error is None and self.text_of(value):
                 t.first_text_at = now
         chunk = _new_chunk(Chunk, (event, terminator, after_terminator, value, json_error))
-        for on_chunk in self.on_chunk:
-            on_chunk(chunk)
+        for observer in self.observers:
+            try:
+                observer.on_chunk(chunk)
+            except Exception as exc:  # noqa: BLE001 - one check's trouble must not end the exchange
+                if not hasattr(observer, "crashed"):
+                    raise
+                observer.crashed(exc, event)
 
     def finish(self) -> None:
         t = self.t
@@ -257,10 +258,40 @@ _new_chunk = tuple.__new__  # as the parser makes events: without the keyword co
 _scan_json = json.JSONDecoder().scan_once  # the C scanner json.loads runs, without its wrapping
 
 
+# Deeper than any API's chunk, and far below Python's recursion limit, which the checks'
+# own recursion (schema validation, messages quoting the value) must not reach either.
+MAX_JSON_DEPTH = 100
+
+
+def _json_depth(text: str) -> int:
+    """How deep arrays and objects nest in a JSON text (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def _json_loads(text: str) -> Any:
     """``json.loads(text)``, a microsecond faster for the usual chunk, a JSON value with
     no whitespace around it; anything else is left to json.loads, for its verdict and
-    its message."""
+    its message. A value nested deeper than MAX_JSON_DEPTH is refused as ValueError."""
+    # Counting brackets is fast; only a text with that many is measured exactly.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _json_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels: too deep to judge safely")
     try:
         value, end = _scan_json(text, 0)
         if end == len(text):

@@ -21,7 +21,7 @@ from . import __version__
 from ._model import Level, Requirement
 from ._profile import Profile, ProfileError, load_profile
 from ._redact import Redactor, redact_url, redacting_log_records, url_secrets
-from ._render import render_verdict
+from ._render import render_verdict, visible_text
 from ._catalogue import requirements
 from ._probes import Probe, ProbeContext, probe_for
 from ._report import RunInfo, build_report, merge_reports, result_of, write_report
@@ -288,7 +288,7 @@ class RequirementItem(pytest.Item):
                 raise NonConformance(text)
             warnings.warn(ConformanceWarning(text), stacklevel=1)
         elif verdict.outcome in (Outcome.BLOCKED, Outcome.NOT_APPLICABLE):
-            pytest.skip(self.suite.redact(verdict.reason))
+            pytest.skip(visible_text(self.suite.redact(verdict.reason)))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, NonConformance):

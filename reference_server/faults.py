@@ -262,6 +262,19 @@ def _invalid_json(plan: Plan) -> None:
     _edit(plan, cut)
 
 
+@fault("deep-json", "nests the second chunk's JSON 2,000 levels deep", "PAYLOAD-JSON")
+def _deep_json(plan: Plan) -> None:
+    plan.chunks[1]["content"] = {}  # replaced below by raw text: json.dumps would refuse the depth
+    deep = "[" * 2000 + "]" * 2000
+
+    def nest(frames: Frames) -> Frames:
+        sep = plan.sep.encode()
+        raw = b'data: {"id": "' + plan.chunks[0]["id"].encode() + b'", "content": ' + deep.encode() + b"}" + sep * 2
+        return [frames[0], raw, *frames[2:]]
+
+    _edit(plan, nest)
+
+
 @fault("missing-property", "leaves the required 'content' property out of the second chunk", "PAYLOAD-SCHEMA")
 def _missing_property(plan: Plan) -> None:
     del plan.chunks[1]["content"]
@@ -531,7 +544,8 @@ def _media_type_upper(plan: Plan) -> None:
 
 @variant("close-delimited", "ends the body by closing the connection: no chunked encoding, no length", raw=True)
 def _close_delimited(plan: Plan) -> None:
-    plan.framing = "close"
+    """Nothing to change: the byte-exact listener always ends its bodies by closing the
+    connection (``raw=True`` sends the request there)."""
 
 
 @variant("empty-content", "starts with a chunk whose content is the empty string")
@@ -543,6 +557,13 @@ def _empty_content(plan: Plan) -> None:
 def _extra_properties(plan: Plan) -> None:
     for n, chunk in enumerate(plan.chunks):
         chunk.update(model="reference", index=n, usage=None)
+
+
+@variant("slow-first-token", "is silent for 1.2 s after the headers, then writes its events one by one, fast",
+         suite_args=(*PATIENT, *CANONICAL_ONLY))
+def _slow_first_token(plan: Plan) -> None:
+    plan.stall_after, plan.stall_for = 0, 1.2
+    plan.delay = 0.01
 
 
 @variant("slow-steady", "sends an event every 0.2 s: slow, but never silent for long", suite_args=CANONICAL_ONLY)

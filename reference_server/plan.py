@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from .encoder import encode_event
 
-__all__ = ["Plan", "Refusal", "Frames", "WriteMode", "Framing", "stamp"]
+__all__ = ["Plan", "Refusal", "Frames", "WriteMode", "stamp"]
 
 Frames = list[bytes]
 # How the body goes out: "frames" one write per event; "bytes" one write per byte;
@@ -23,7 +23,6 @@ Frames = list[bytes]
 WriteMode = Literal["frames", "bytes", "split", "once", "trickle"]
 # How the end of the body is marked: "server" as the HTTP server does it (chunked encoding
 # under uvicorn); "close" by closing the connection, with neither chunking nor a length.
-Framing = Literal["server", "close"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,6 @@ class Plan:
     refusal: Refusal | None = None  # answer this error instead of the stream
     delay: float = 0.02  # seconds between frames
     write: WriteMode = "frames"
-    framing: Framing = "server"
     encoding: str | None = None  # "gzip": each write compressed and flushed
     content_length: bool = False  # send a Content-Length (the body is computed up front anyway)
     stall_before_headers: float = 0.0

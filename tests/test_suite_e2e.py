@@ -48,3 +48,54 @@ def test_failure_message_names_expected_received_and_where(suite):
     assert "expected: a JSON value" in out
     assert "where:    event 1, byte " in out
     assert "bytes:" in out
+
+
+def test_a_check_that_raises_fails_its_own_requirement_not_the_run(reference):
+    import asyncio
+
+    from conformance import load_profile
+    from conformance._rules import Rule, judge
+    from conformance._model import Level, Requirement
+    from conformance._transcript import Evidence, Limits, RequestSpec, capture, make_client
+
+    class Fragile(Rule):
+        requirement = Requirement("PAYLOAD-FRAGILE", Level.MUST, "raises on the third event", "test")
+
+        def on_chunk(self, chunk):
+            if chunk.event.index == 2:
+                raise RecursionError("maximum recursion depth exceeded")
+
+    profile, limits, evidence = load_profile("simple"), Limits(), Evidence()
+    fragile = Fragile(profile, limits, evidence)
+    url = reference.url("/chat/stream")
+    body = b'{"prompt": "hi", "stream": true}'
+
+    async def run():
+        async with make_client(url) as client:
+            return await capture(client, RequestSpec(url, body), profile, limits, [fragile], evidence)
+
+    t = asyncio.run(run())
+    assert t.terminators == 1  # the exchange went on to the end
+    (verdict,) = judge([fragile], t)
+    assert verdict.outcome.value == "failed"
+    assert verdict.violations[0].message.startswith("could not be judged: the check raised RecursionError on event 2")
+
+
+def test_a_profile_ending_at_close_fails_a_stream_cut_by_a_broken_connection(pytester, reference):
+    import shutil
+    from importlib import resources
+
+    from tests.conftest import FAST, run_suite
+
+    simple = resources.files("conformance") / "profiles" / "simple"
+    profile = pytester.path / "ends-at-close"
+    shutil.copytree(str(simple), profile)
+    toml = (profile / "profile.toml").read_text()
+    (profile / "profile.toml").write_text(toml.replace('data = "[DONE]"', "end = true"))
+    args = (*FAST, "--sse-profile", str(profile), "--sse-strict")
+
+    clean = run_suite(pytester, reference.url("/chat/stream", "fault=no-done"), *args)
+    assert clean.failed == set(), clean.output
+    cut = run_suite(pytester, reference.url("/chat/stream", "fault=reset-mid-stream"), *args)
+    assert cut.failed == {"DONE-PRESENT"}, cut.output
+    assert "the stream did not end cleanly" in cut.output

@@ -9,8 +9,8 @@ recording does, per read and per exchange) or reads proxy settings for a loopbac
 
 Why two: httpx parses HTTP in Python (h11, under httpcore and anyio), about 140 us of CPU
 per read here, against some 70 us for aiohttp's C parser; with 128 streams of 50 events a
-second that is the difference between a p99 lag of 11-96 ms and one under 5 ms
-(``benchmarks/README.md``, goal 4). One exchange at a time, httpx is as exact and loads
+second, the suite's recording sees a p99 lag of 40-145 ms over httpx and 5-37 ms over
+aiohttp (``benchmarks/README.md``, goal 4). One exchange at a time, httpx is as exact and loads
 faster, so the canonical exchange and the sequential probes keep it.
 
 Where the two still differ (the lag figures aside): aiohttp names itself in User-Agent

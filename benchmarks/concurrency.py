@@ -28,7 +28,8 @@ from _common import machine, server_process, table
 
 from conformance import EventStreamParser, Limits, RequestSpec, capture, load_profile
 from conformance._rules import instantiate, watching
-from conformance._transcript import Chunk, Evidence, make_client
+from conformance._transcript import Chunk, Evidence, make_client, make_concurrent_client
+from conformance._transport import HttpxTransport, Transport
 
 SERVE_FOR = 1800  # s: the server stops by itself after this long
 BODY = {"prompt": "How late is each event, when many streams run?", "stream": True}
@@ -144,7 +145,7 @@ class LagWatcher:
 PROFILE = load_profile("simple")  # once per run, as the suite loads it
 
 
-async def suite_capture(client: httpx.AsyncClient, url: str, lags: Lags) -> None:
+async def suite_capture(client: Transport, url: str, lags: Lags) -> None:
     profile = PROFILE
     limits = Limits(timeout=10, stream_timeout=120)
     evidence = Evidence()
@@ -162,12 +163,19 @@ def capture_fresh(url: str, lags: Lags, n: int) -> list[Awaitable[None]]:
     return [one() for _ in range(n)]
 
 
-def capture_shared(url: str, lags: Lags, n: int) -> list[Awaitable[None]]:
-    async def all_then_close() -> None:
-        async with httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=None)) as client:
-            await asyncio.gather(*(suite_capture(client, url, lags) for _ in range(n)))
+def capture_shared(make: Callable[[str], Transport]) -> Callable[[str, Lags, int], list[Awaitable[None]]]:
+    def streams(url: str, lags: Lags, n: int) -> list[Awaitable[None]]:
+        async def all_then_close() -> None:
+            async with make(url) as client:
+                await asyncio.gather(*(suite_capture(client, url, lags) for _ in range(n)))
 
-    return [all_then_close()]
+        return [all_then_close()]
+
+    return streams
+
+
+def httpx_unlimited(url: str) -> Transport:
+    return HttpxTransport(httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=None)))
 
 
 # name: (what it is, the streams it opens)
@@ -180,8 +188,10 @@ MODES: dict[str, tuple[str, Callable[[str, Lags, int], list[Awaitable[None]]]]] 
                          httpx_shared(httpx.Limits(max_connections=100))),
     "aiohttp-fresh": ("aiohttp ClientSession, one per stream", aiohttp_fresh),
     "aiohttp-shared": ("aiohttp ClientSession, one for all", aiohttp_shared),
-    "capture-fresh": ("suite capture(), a client per stream (make_client)", capture_fresh),
-    "capture-shared": ("suite capture(), one client for all", capture_shared),
+    "capture-fresh": ("suite capture(), an httpx client per stream (make_client)", capture_fresh),
+    "capture-shared": ("suite capture(), one httpx client for all", capture_shared(httpx_unlimited)),
+    "capture-aiohttp": ("suite capture(), aiohttp (make_concurrent_client), as the probe",
+                        capture_shared(make_concurrent_client)),
 }
 
 

@@ -27,6 +27,7 @@ from _common import PIECE, corpus, machine, median, pieces, race, table
 from conformance import EventStreamParser, Limits, RequestSpec, capture, load_profile
 from conformance._rules import Outcome, instantiate, judge, watching
 from conformance._transcript import Evidence
+from conformance._transport import HttpxTransport
 
 HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 
@@ -46,7 +47,7 @@ def suite(chunks: list[bytes]) -> int:
     rules = instantiate(profile, limits, evidence)
 
     async def run():
-        async with httpx.AsyncClient(transport=transport(chunks)) as client:
+        async with HttpxTransport(httpx.AsyncClient(transport=transport(chunks))) as client:
             request = RequestSpec("http://target.invalid/chat/stream", json.dumps(profile.example).encode())
             return await capture(client, request, profile, limits, watching(rules), evidence)
 
@@ -78,7 +79,7 @@ def httpx_sse_over_httpx(chunks: list[bytes]) -> int:
 
     async def run() -> int:
         n = 0
-        async with httpx.AsyncClient(transport=transport(chunks)) as client:
+        async with HttpxTransport(httpx.AsyncClient(transport=transport(chunks))) as client:
             async with aconnect_sse(client, "POST", "http://target.invalid/chat/stream", json={}) as source:
                 async for sse in source.aiter_sse():
                     n += 1

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import httpx
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.errors import HypothesisException
 
@@ -25,7 +24,8 @@ from ._profile import Profile
 from ._rules import Findings, Verdict
 from ._settings import Settings
 from ._suite import Canonical, checked_exchange, failures, request_for
-from ._transcript import Chunk, Evidence, RequestSpec, Transcript, capture, make_client
+from ._transcript import Chunk, Evidence, RequestSpec, Transcript, capture, make_client, make_concurrent_client
+from ._transport import Transport
 
 __all__ = ["Probe", "PROBES", "ProbeContext", "probe_for"]
 
@@ -76,7 +76,7 @@ class Probe:
     async def run(self) -> None:
         raise NotImplementedError
 
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> Transport:
         return make_client(self.ctx.url)
 
     def request(self, body: Any) -> RequestSpec:
@@ -144,7 +144,7 @@ class AnyValidRequest(Probe):
             )
 
     def _search(
-        self, loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient, n: int
+        self, loop: asyncio.AbstractEventLoop, client: Transport, n: int
     ) -> tuple[list[tuple[Any, list[Verdict]]], int]:
         # Imported here: building its strategies at plugin load time would touch
         # Hypothesis's storage while pytest starts, which Hypothesis warns about.
@@ -390,7 +390,8 @@ class Concurrency(Probe):
             return
         body = _canonical_example(ctx)
         firsts = [_FirstId(ctx.profile) for _ in range(n)]
-        async with self.client() as client:
+        # aiohttp: its C parser keeps the streams' timings true when many run at once.
+        async with make_concurrent_client(ctx.url) as client:
             results = await asyncio.gather(
                 *(checked_exchange(client, self.request(body), ctx.profile, ctx.settings.limits, [first])
                   for first in firsts)

@@ -9,13 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from ._model import Level
 from ._profile import Profile
 from ._rules import Outcome, Verdict, instantiate, judge, watching
 from ._settings import Settings
 from ._transcript import Evidence, Limits, Observer, RequestSpec, Transcript, capture, make_client
+from ._transport import Transport
 
 __all__ = ["Canonical", "run_canonical", "request_for", "checked_exchange", "failures"]
 
@@ -37,7 +36,7 @@ def canonical_body(settings: Settings, profile: Profile) -> Any:
 
 
 async def checked_exchange(
-    client: httpx.AsyncClient,
+    client: Transport,
     request: RequestSpec,
     profile: Profile,
     limits: Limits,

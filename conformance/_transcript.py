@@ -10,23 +10,21 @@ memory as a 1 KiB one.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-import ssl
 import time
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-import httpx
-
 from ._causes import transport_cause
 from ._model import Ending, EndKind
 from ._parser import Event, EventStreamParser, Notice, Unterminated
 from ._profile import Profile
+from ._transport import Response, Transport, make_client, make_concurrent_client
 
-__all__ = ["Limits", "RequestSpec", "Chunk", "Evidence", "Transcript", "Observer", "capture", "make_client"]
+__all__ = ["Limits", "RequestSpec", "Chunk", "Evidence", "Transcript", "Observer", "capture", "make_client",
+           "make_concurrent_client"]
 
 HEAD_BYTES = 1024
 WINDOW_BYTES = 16 * 1024  # recent bytes kept for excerpts around a violation
@@ -302,7 +300,7 @@ def _json_loads(text: str) -> Any:
 
 
 async def capture(
-    client: httpx.AsyncClient,
+    client: Transport,
     request: RequestSpec,
     profile: Profile,
     limits: Limits,
@@ -310,7 +308,8 @@ async def capture(
     evidence: Evidence | None = None,
     drop_after_events: int | None = None,
 ) -> Transcript:
-    """Make one exchange and record it. Never raises for anything the target does.
+    """Make one exchange through ``client`` (``_transport.py``) and record it. Never
+    raises for anything the target does.
 
     Observers see each event as it is parsed; ``evidence`` (the body's head and recent
     bytes) is where they cut their excerpts from. With ``drop_after_events``, the client
@@ -324,10 +323,8 @@ async def capture(
     rec = _Recorder(t, profile, limits, observers, evidence or Evidence())
     wait = min(limits.timeout, limits.stream_timeout)
     try:
-        req = client.build_request(request.method, request.url, content=request.body, headers=headers)
-        t.sent_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in req.headers.raw]
         async with asyncio.timeout(wait):
-            response = await client.send(req, stream=True)
+            response = await client.send(request.method, request.url, request.body, headers, t.sent_headers)
     except TimeoutError:
         detail = f"no response headers within {wait:g} s (--sse-timeout)"
         t.ending = Ending(EndKind.NO_RESPONSE, detail, _now(t0), 0)
@@ -336,10 +333,10 @@ async def capture(
         t.ending = Ending(EndKind.NO_RESPONSE, transport_cause(exc), _now(t0), 0)
         return t
     t.headers_at = _now(t0)
-    t.status = response.status_code
-    t.reason = response.reason_phrase
+    t.status = response.status
+    t.reason = response.reason
     t.http_version = response.http_version
-    t.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
+    t.headers = response.headers
     try:
         t.ending = await _read_body(response, rec, limits, t0, deadline, drop_after_events)
     finally:
@@ -349,10 +346,10 @@ async def capture(
 
 
 async def _read_body(
-    response: httpx.Response, rec: _Recorder, limits: Limits, t0: float, deadline: float, drop_after: int | None
+    response: Response, rec: _Recorder, limits: Limits, t0: float, deadline: float, drop_after: int | None
 ) -> Ending:
     t = rec.t
-    pieces = response.aiter_bytes()
+    pieces = response.pieces()
     grace_deadline: float | None = None
     while True:
         now = time.perf_counter()
@@ -401,19 +398,3 @@ def _timeout_ending(why: EndKind, rec: _Recorder, limits: Limits, now: float) ->
     else:
         after = "after the headers, before any byte of the body"
     return Ending(why, f"no byte for {limits.timeout:g} s {after} (--sse-timeout)", now, size)
-
-
-@functools.cache
-def _tls_context(trust_env: bool) -> ssl.SSLContext:
-    # Built once per process: each reads the CA bundle, some 30 ms of CPU, and exchanges
-    # started together (concurrency checks, xdist workers' probes) would each build one.
-    return httpx.create_ssl_context(trust_env=trust_env)
-
-
-def make_client(url: str) -> httpx.AsyncClient:
-    # Timeouts are enforced by capture() itself, per read and per exchange.
-    host = httpx.URL(url).host
-    loopback = host in ("localhost", "::1") or host.startswith("127.")
-    # A plain-HTTP target never uses TLS (redirects are not followed): no CA bundle to load.
-    verify: ssl.SSLContext | bool = _tls_context(not loopback) if httpx.URL(url).scheme != "http" else False
-    return httpx.AsyncClient(timeout=None, trust_env=not loopback, follow_redirects=False, verify=verify)

@@ -14,7 +14,9 @@ import hypothesis  # noqa: F401  (see below)
 import pytest
 from jsonschema import Draft202012Validator
 
+from conformance import Limits, RequestSpec, capture, load_profile
 from conformance._report import load_schema
+from conformance._transcript import make_concurrent_client
 from reference_server import ServerThread
 
 # pytester's in-process runs drop the modules they import when they end. hypothesis's pytest
@@ -38,6 +40,8 @@ def reference() -> Iterator[ServerThread]:
         async def warm_up() -> None:
             async with httpx.AsyncClient(timeout=10) as client:
                 await client.post(server.url("/chat/stream"), json={"prompt": "warm up", "stream": True})
+            async with make_concurrent_client(server.url()) as client:  # aiohttp, for the concurrent probes
+                await capture(client, RequestSpec(server.url("/chat/stream"), b"{}"), load_profile("simple"), Limits())
 
         asyncio.run(warm_up())
         yield server

@@ -17,6 +17,7 @@ from conformance import Limits, RequestSpec, capture, load_profile
 from conformance._profile import _fast_is_valid, _validator
 from conformance._rules import Outcome, Rule, applicable, instantiate, judge, watching
 from conformance._transcript import Evidence, _json_loads
+from conformance._transport import HttpxTransport
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,7 @@ def check(body: bytes, profile_name_or_dir: str = "simple"):
     rules = instantiate(profile, Limits(), evidence)
 
     async def run():
-        async with httpx.AsyncClient(transport=serve(body)) as client:
+        async with HttpxTransport(httpx.AsyncClient(transport=serve(body))) as client:
             request = RequestSpec("http://target.invalid/chat/stream", b"{}")
             return await capture(client, request, profile, Limits(), watching(rules), evidence)
 

@@ -13,7 +13,7 @@ import asyncio
 import json
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
@@ -34,6 +34,8 @@ REQUESTS = "protocol document, request; RFC 9110 15.5 Client Error 4xx"
 REQUESTS_URL = "https://www.rfc-editor.org/rfc/rfc9110#section-15.5"
 METHOD_URL = "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.6"
 LIFECYCLE = "protocol document: the server handles exceptions and releases resources"
+STALLED = {EndKind.IDLE_TIMEOUT: "DELIVERY-IDLE", EndKind.STREAM_TIMEOUT: "DELIVERY-DURATION"}
+ERROR_BODY_BYTES = 64 * 1024  # read of a bad request's answer: enough for any error body, and no stream
 SHRINK_EXCHANGES = 20  # exchanges Hypothesis may spend shrinking a failing request
 BODY_SHOWN = 400  # characters of a request body shown in a message
 
@@ -65,6 +67,10 @@ class Probe:
         if not t.responded:
             for f in self.findings.values():
                 f.block("HTTP-STATUS", t.ending.detail)
+        elif t.ending.kind in STALLED:
+            # A target that stalls would cost a timeout per request made: one is enough.
+            for f in self.findings.values():
+                f.block(STALLED[t.ending.kind], t.ending.detail)
         elif self.needs_conforming_canonical and failing:
             ids = ", ".join(v.requirement.id for v in failing)
             for f in self.findings.values():
@@ -131,8 +137,13 @@ class AnyValidRequest(Probe):
             return
         # Hypothesis drives synchronous code: run it in a thread, the exchanges on this loop.
         loop = asyncio.get_running_loop()
+        gave_up: list[str] = []
         async with self.client() as client:
-            failing, tried = await asyncio.to_thread(self._search, loop, client, n)
+            failing, tried = await asyncio.to_thread(self._search, loop, client, n, gave_up)
+        if not tried and not failing:
+            reason = gave_up[0] if gave_up else "no request drawn"
+            found.not_applicable = f"Hypothesis could not draw a request from the request schema ({reason})"
+            return
         found.notes.append(f"{tried} requests drawn from the request schema (seed {self.ctx.settings.seed})")
         if failing:
             body, failed = min(failing, key=lambda f: len(json.dumps(f[0])))
@@ -144,7 +155,7 @@ class AnyValidRequest(Probe):
             )
 
     def _search(
-        self, loop: asyncio.AbstractEventLoop, client: Transport, n: int
+        self, loop: asyncio.AbstractEventLoop, client: Transport, n: int, gave_up: list[str]
     ) -> tuple[list[tuple[Any, list[Verdict]]], int]:
         # Imported here: building its strategies at plugin load time would touch
         # Hypothesis's storage while pytest starts, which Hypothesis warns about.
@@ -182,8 +193,10 @@ class AnyValidRequest(Probe):
 
         try:
             one()
-        except (_RequestFailed, HypothesisException, ExceptionGroup):
+        except (_RequestFailed, ExceptionGroup):
             pass  # the failures are recorded in `failing`
+        except HypothesisException as exc:  # e.g. Unsatisfiable: a schema it cannot draw from
+            gave_up.append(f"{type(exc).__name__}: {str(exc)[:200]}")
         return failing, tried
 
 
@@ -271,11 +284,15 @@ class BadRequests(Probe):
     async def run(self) -> None:
         ctx = self.ctx
         example = _canonical_example(ctx)
+        # An answer is judged by its status and a short body: no bad request is read as a
+        # stream, however the target answers it, so each costs at most one --sse-timeout.
+        lim = ctx.settings.limits
+        limits = replace(lim, max_body=ERROR_BODY_BYTES, stream_timeout=min(lim.timeout, lim.stream_timeout))
         async with self.client() as client:
             for case in bad_requests(ctx.profile, example):
                 spec = RequestSpec(url=ctx.url, body=case.body, method=case.method,
                                    headers=tuple(ctx.settings.headers) + case.headers)
-                t = await capture(client, spec, ctx.profile, ctx.settings.limits, (), Evidence())
+                t = await capture(client, spec, ctx.profile, limits, (), Evidence(head_bytes=ERROR_BODY_BYTES))
                 self._judge(case, t)
 
     def _judge(self, case: BadRequest, t: Transcript) -> None:
@@ -301,9 +318,10 @@ class BadRequests(Probe):
 
     def _error_body(self, sent: str, t: Transcript) -> None:
         found = self.findings["REQUEST-ERROR-BODY"]
-        if t.body_bytes > len(t.head):
-            found.fail(f"{sent}: the {t.status} body is over {len(t.head)} bytes; an error body is short JSON",
-                       expected="a short JSON error", received=f"{t.body_bytes} bytes")
+        if t.ending.kind is not EndKind.CLOSED or t.body_bytes > len(t.head):
+            found.fail(f"{sent}: the {t.status} body did not end within {ERROR_BODY_BYTES // 1024} KiB and "
+                       f"--sse-timeout ({t.ending.detail}); an error body is short JSON",
+                       expected="a short JSON error", received=f"{t.body_bytes} bytes, {t.ending.kind.value}")
             return
         try:
             body = json.loads(t.head)

@@ -75,15 +75,16 @@ class Observer(Protocol):
 class Evidence:
     """The first KiB of the body and a sliding window of its most recent bytes."""
 
-    def __init__(self) -> None:
+    def __init__(self, head_bytes: int = HEAD_BYTES) -> None:
+        self.head_bytes = head_bytes
         self.head = b""
         self._window = bytearray()
         self._window_start = 0
         self.size = 0
 
     def add(self, piece: bytes) -> None:
-        if len(self.head) < HEAD_BYTES:
-            self.head += piece[: HEAD_BYTES - len(self.head)]
+        if len(self.head) < self.head_bytes:
+            self.head += piece[: self.head_bytes - len(self.head)]
         self._window += piece
         self.size += len(piece)
         excess = len(self._window) - WINDOW_BYTES
@@ -102,7 +103,7 @@ class Evidence:
         start = max(anchor - EXCERPT_BEFORE, 0)
         stop = min(max(end or 0, offset) + EXCERPT_AFTER, self.size)
         if start < self._window_start:
-            if stop <= HEAD_BYTES:
+            if stop <= self.head_bytes:
                 return start, self.head[start:stop]
             start = self._window_start
         if stop <= start:
@@ -354,7 +355,11 @@ async def _read_body(
     while True:
         now = time.perf_counter()
         if grace_deadline is not None:
-            wait, why = grace_deadline - now, EndKind.GRACE_EXPIRED
+            # After the terminator, only the grace and the whole stream's deadline apply.
+            if grace_deadline <= deadline:
+                wait, why = grace_deadline - now, EndKind.GRACE_EXPIRED
+            else:
+                wait, why = deadline - now, EndKind.STREAM_TIMEOUT
         elif deadline - now < limits.timeout:
             wait, why = deadline - now, EndKind.STREAM_TIMEOUT
         else:

@@ -61,7 +61,7 @@ def test_json_nested_deeper_than_python_recurses_is_a_failure_not_a_crash():
     transcript, verdicts = check(f"data: {deep}\n\ndata: [DONE]\n\n".encode())
     assert transcript.events == 2
     assert verdicts["PAYLOAD-JSON"].outcome is Outcome.FAILED
-    assert "recursion" in verdicts["PAYLOAD-JSON"].violations[0].message
+    assert "nested deeper than 100 levels" in verdicts["PAYLOAD-JSON"].violations[0].message
 
 
 def test_only_rules_that_read_events_watch_the_capture():

@@ -51,3 +51,29 @@ def test_defaults_pass_and_report_timing_of_streams_at_once(pytester, reference)
     assert "REQUEST-ANY-VALID: 10 requests drawn from the request schema" in run.output
     assert "LIFECYCLE-DISCONNECT: 20 streams dropped after their first event" in run.output
     assert re.search(r"LIFECYCLE-CONCURRENT: 8 streams at once: first event after \d+ ms", run.output)
+
+
+def test_a_stalling_target_costs_no_timeout_per_bad_request(suite):
+    run = suite("fault=stall-mid", "-rs")
+    assert run.failed == {"DELIVERY-IDLE"}
+    assert run.outcomes["REQUEST-BAD-NO-5XX"] == "skipped"
+    assert "not judged: DELIVERY-IDLE failed (no byte for 0.5 s" in run.output
+
+
+def test_a_schema_hypothesis_cannot_draw_from_is_not_a_pass(pytester, reference):
+    import json
+    import shutil
+    from importlib import resources
+
+    from tests.conftest import FAST, run_suite
+
+    profile = pytester.path / "unsatisfiable"
+    shutil.copytree(str(resources.files("conformance") / "profiles" / "simple"), profile)
+    schema = json.loads((profile / "request.schema.json").read_text())
+    # Only "zzz...z" (30 of them) matches; Hypothesis cannot find it by drawing.
+    schema["properties"]["prompt"] = {"type": "string", "pattern": "^[a-z]{30}$", "not": {"pattern": "[a-y]"}}
+    (profile / "request.schema.json").write_text(json.dumps(schema))
+    (profile / "example.json").write_text(json.dumps({"prompt": "z" * 30, "stream": True}))
+    run = run_suite(pytester, reference.url("/chat/stream"), *FAST, "--sse-profile", str(profile), "-rs")
+    assert run.outcomes["REQUEST-ANY-VALID"] == "skipped", run.output
+    assert "Hypothesis could not draw a request from the request schema" in run.output

@@ -4,12 +4,14 @@ traceback, and still ends with its summary."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 
 import httpx
 import pytest
 
+from conformance._causes import transport_cause
 from reference_server import FAULTS
 from tests.conftest import FAST, run_suite
 
@@ -95,3 +97,20 @@ def test_a_reset_mid_stream_fails_once_naming_the_cause(pytester, reference):
     assert f"the stream ended ({cause}) after event 2 without '[DONE]'" in run.output, run.output
     assert f"ended: {cause}" in run.output
     assert "Traceback" not in run.output
+
+
+def test_a_transport_error_in_an_exception_group_is_named_by_its_first_leaf():
+    # anyio's task group wraps what the socket raised: 99999 is past the last port.
+    async def connect() -> BaseException:
+        async with httpx.AsyncClient() as client:
+            try:
+                await client.get("http://127.0.0.1:99999/chat/stream")
+            except BaseException as exc:  # noqa: BLE001 - the error is the subject
+                return exc
+        raise AssertionError("connected to port 99999")
+
+    exc = asyncio.run(connect())
+    assert isinstance(exc, BaseExceptionGroup)  # httpx's own behaviour, which the cause unwraps
+    assert transport_cause(exc).startswith("the port is out of range: ports run from 1 to 65535 (OverflowError")
+    nested = ExceptionGroup("outer", [ExceptionGroup("inner", [ConnectionRefusedError(111, "refused")])])
+    assert transport_cause(nested).startswith("connection refused: nothing is listening on that port")

@@ -5,6 +5,7 @@ traceback, and still ends with its summary."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import socket
 
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from conformance._causes import transport_cause
-from reference_server import FAULTS
+from reference_server import FAULTS, openai_chat
 from tests.conftest import FAST, run_suite
 
 # How far past its limit a run may end: the suite's own start-up and one read's slack on a
@@ -114,3 +115,20 @@ def test_a_transport_error_in_an_exception_group_is_named_by_its_first_leaf():
     assert transport_cause(exc).startswith("the port is out of range: ports run from 1 to 65535 (OverflowError")
     nested = ExceptionGroup("outer", [ExceptionGroup("inner", [ConnectionRefusedError(111, "refused")])])
     assert transport_cause(nested).startswith("connection refused: nothing is listening on that port")
+
+
+# -- the reference server's own query ----------------------------------------------------
+
+
+@pytest.mark.parametrize("delay", ["nan", "inf", "-5", "soon"])
+def test_reference_server_rejects_a_delay_it_cannot_sleep_with_a_400(reference, delay):
+    response = httpx.post(reference.url("/chat/stream", f"delay={delay}"), json={"prompt": "hi", "stream": True})
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_query", response.text
+
+
+def test_reference_url_picks_the_byte_exact_listener_for_any_dialects_raw_fault(reference, monkeypatch):
+    probe = dataclasses.replace(next(iter(openai_chat.FAULTS.values())), name="raw-probe", raw=True)
+    monkeypatch.setitem(openai_chat.FAULTS, "raw-probe", probe)
+    assert f":{reference.raw_port}/" in reference.url("/v1/chat/completions", "fault=raw-probe")
+    assert f":{reference.port}/" in reference.url("/v1/chat/completions", "fault=no-role")

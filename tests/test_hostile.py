@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from conformance._causes import transport_cause
+from conformance._dialect import MAX_ARGUMENTS
 from reference_server import FAULTS, openai_chat
 from tests.conftest import FAST, run_suite
 
@@ -132,3 +133,22 @@ def test_reference_url_picks_the_byte_exact_listener_for_any_dialects_raw_fault(
     monkeypatch.setitem(openai_chat.FAULTS, "raw-probe", probe)
     assert f":{reference.raw_port}/" in reference.url("/v1/chat/completions", "fault=raw-probe")
     assert f":{reference.port}/" in reference.url("/v1/chat/completions", "fault=no-role")
+
+
+# -- tool-call arguments the suite bounds rather than joins --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("tool-args-deep", "tool call 0 of choice 0: the fragments join to '[[[["),
+        ("tool-args-huge", f"tool call 0 of choice 0: the fragments are longer than {MAX_ARGUMENTS} bytes: not joined"),
+    ],
+)
+def test_tool_call_arguments_too_deep_or_too_long_fail_their_rule_not_the_run(pytester, reference, fault, message):
+    url = reference.url("/v1/chat/completions", f"fault={fault}")
+    run = run_suite(pytester, url, *FAST, "--sse-profile", "openai-chat", "--sse-examples", "0",
+                    "--sse-disconnects", "0", "--sse-concurrency", "0", "-rA")
+    assert run.failed == {"OPENAI-TOOL-ARGS-JSON"}, run.output
+    assert message in run.output
+    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output

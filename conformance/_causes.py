@@ -10,11 +10,19 @@ import ssl
 __all__ = ["transport_cause"]
 
 
+def _leaf(exc: BaseException) -> BaseException:
+    """The first error a group holds, however deeply nested: a task group (anyio, in the
+    transport) raises its errors wrapped in an ExceptionGroup."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
-    """The error and everything it was raised from, outermost first."""
-    chain = [exc]
-    while (inner := chain[-1].__cause__ or chain[-1].__context__) is not None and inner not in chain:
-        chain.append(inner)
+    """The error and everything it was raised from, outermost first, groups unwrapped."""
+    chain = [_leaf(exc)]
+    while (inner := chain[-1].__cause__ or chain[-1].__context__) is not None and _leaf(inner) not in chain:
+        chain.append(_leaf(inner))
     return chain
 
 
@@ -28,6 +36,8 @@ def _plain(error: BaseException) -> str | None:
         return "connection refused: nothing is listening on that port"
     if isinstance(error, ConnectionResetError) or getattr(error, "errno", None) == errno.ECONNRESET:
         return "reset by the peer"
+    if isinstance(error, OverflowError) and "port" in str(error):
+        return "the port is out of range: ports run from 1 to 65535"
     return None
 
 
@@ -39,6 +49,7 @@ def transport_cause(exc: BaseException) -> str:
     """One line: the cause in plain words where it is known, with the error behind it;
     otherwise the error as raised and its innermost reason."""
     chain = _chain(exc)
+    exc = chain[0]
     for error in reversed(chain):  # the innermost error knows the cause best
         plain = _plain(error)
         if plain is not None:

@@ -13,7 +13,9 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, unquote_plus, urlencode, urlsplit, urlunsplit
+
+import httpx
 
 __all__ = ["Redactor", "MARK", "redact_url", "url_secrets", "redacting_log_records"]
 
@@ -71,18 +73,22 @@ def _cut_fragments(text: str, secret: str) -> str:
     return text
 
 
-def _split(url: str) -> SplitResult | None:
+# RFC 3986, appendix B: splits any string into a URL's five parts, so a URL that
+# ``urlsplit`` rejects (``http://u:pw@[::1/``) still has its credentials found and hidden.
+_ANY_URL = re.compile(r"^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$", re.S)
+
+
+def _split(url: str) -> SplitResult:
     try:
         return urlsplit(url)
     except ValueError:
-        return None
+        scheme, netloc, path, query, fragment = _ANY_URL.match(url).groups()  # type: ignore[union-attr]
+        return SplitResult(scheme or "", netloc or "", path, query or "", fragment or "")
 
 
 def redact_url(url: str) -> str:
     """The URL with a password and secret-looking query values replaced."""
     parts = _split(url)
-    if parts is None:
-        return MARK
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
@@ -95,17 +101,30 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def _normalised(url: str) -> str | None:
+    """The URL as httpx sends and logs it (it re-encodes the query), if httpx can parse it."""
+    try:
+        return str(httpx.URL(url))
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return None
+
+
 def url_secrets(url: str) -> list[str]:
-    """The values ``redact_url`` hides, so they can be hidden wherever else they turn up."""
-    parts = _split(url)
-    if parts is None:
-        return []
+    """The values ``redact_url`` hides, so they can be hidden wherever else they turn up:
+    decoded, as given (still percent-encoded), and as httpx re-encodes them, so that no
+    form of a secret survives in a log line or an error message."""
     found = []
-    userinfo = parts.netloc.rpartition("@")[0]
-    if userinfo:
-        found.append(userinfo.partition(":")[2] or userinfo)
-    found += [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if _SECRET_PARAM.search(k)]
-    return [s for s in found if s]
+    for form in dict.fromkeys(u for u in (url, _normalised(url)) if u is not None):
+        parts = _split(form)
+        userinfo = parts.netloc.rpartition("@")[0]
+        if userinfo:
+            password = userinfo.partition(":")[2] or userinfo
+            found += [password, unquote(password)]
+        for pair in parts.query.split("&"):
+            key, _, value = pair.partition("=")
+            if _SECRET_PARAM.search(unquote_plus(key)):
+                found += [value, unquote_plus(value)]
+    return [s for s in dict.fromkeys(found) if s]
 
 
 @contextmanager

@@ -9,17 +9,22 @@ from, and never echoes a header value.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 
+from ._redact import Redactor, redact_url, url_secrets
 from ._transcript import Limits
 
 __all__ = ["Settings", "add_options", "read_settings", "REFERENCE"]
@@ -112,6 +117,14 @@ def _raw(config: pytest.Config, opt: Option) -> tuple[Any, str]:
     return (value if value not in ("", []) else None), f"ini option {opt.ini}"
 
 
+def _shown(opt: Option, raw: Any) -> str:
+    """The value as a message may quote it: header lines not at all (they hold credentials),
+    the target with its password and secret query values replaced."""
+    if opt.kind == "linelist":
+        return ""
+    return f" {redact_url(str(raw))!r}" if opt.flag == "target" else f" {raw!r}"
+
+
 def _get(config: pytest.Config, flag: str, convert: Callable[[Any], T], default: T) -> T:
     opt = next(o for o in OPTIONS if o.flag == flag)
     raw, source = _raw(config, opt)
@@ -120,8 +133,7 @@ def _get(config: pytest.Config, flag: str, convert: Callable[[Any], T], default:
     try:
         return convert(raw)
     except ValueError as exc:
-        shown = "" if opt.kind == "linelist" else f" {raw!r}"
-        raise pytest.UsageError(f"Invalid value{shown} from {source}: {exc}") from None
+        raise pytest.UsageError(f"Invalid value{_shown(opt, raw)} from {source}: {exc}") from None
 
 
 def _seconds(raw: str) -> float:
@@ -161,6 +173,10 @@ def _headers(lines: list[str]) -> tuple[tuple[str, str], ...]:
         value = value.strip()
         if any(c in value for c in "\r\n\x00"):
             raise ValueError(f"header #{n} ({name.strip()}) has a line break or NUL in its value")
+        if not value.isascii():
+            # httpx sends header values as ASCII: it would fail on every request instead.
+            raise ValueError(f"header #{n} ({name.strip()}) has a character that is not ASCII in its value "
+                             "(value not shown)")
         out.append((name.strip(), value))
     return tuple(out)
 
@@ -181,6 +197,15 @@ def _target(raw: str) -> str:
         return raw
     if not re.match(r"^https?://[^/?#]+", raw, re.I):
         raise ValueError("expected an http:// or https:// URL, or 'reference'")
+    try:
+        url = httpx.URL(raw)
+    except httpx.InvalidURL as exc:
+        # httpx's reason may quote a part of the URL: a password, a key in the query.
+        raise ValueError(f"not a URL ({Redactor(url_secrets(raw))(str(exc))})") from None
+    if not url.host:
+        raise ValueError("the URL names no host")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ValueError(f"port {url.port} is out of range: ports run from 1 to 65535")
     return raw
 
 
@@ -197,14 +222,33 @@ def _request_file(raw: str) -> Path:
     return path
 
 
-def _directory(raw: str) -> Path:
+def _directory(base: Path, raw: str) -> Path:
+    """The report directory, relative to ``base``: made now, so that a directory the reports
+    cannot be written to stops the run before it starts rather than after it ends."""
     text = str(raw).strip()
     if not text:
         raise ValueError("expected a directory")
     path = Path(text)
-    if path.exists() and not path.is_dir():
+    where = base / path
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError("exists and is not a directory") from None
+    except OSError as exc:
+        raise ValueError(f"cannot create it ({exc.strerror or exc})") from None
+    if not where.is_dir():
         raise ValueError("exists and is not a directory")
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write to it ({os.strerror(errno.EACCES)})")
     return path
+
+
+def _default_report_dir(config: pytest.Config) -> Path:
+    try:
+        return _directory(config.invocation_params.dir, "reports")
+    except ValueError as exc:
+        raise pytest.UsageError(f"The report directory 'reports' is not usable: {exc}; "
+                                "choose another with --sse-report-dir") from None
 
 
 def read_settings(config: pytest.Config) -> Settings | None:
@@ -233,5 +277,6 @@ def read_settings(config: pytest.Config) -> Settings | None:
         seed=random.randrange(1 << 32) if seed is None else seed,
         concurrency=_get(config, "sse-concurrency", _count, 4),
         disconnects=_get(config, "sse-disconnects", _count, 20),
-        report_dir=_get(config, "sse-report-dir", _directory, Path("reports")),
+        report_dir=_get(config, "sse-report-dir", partial(_directory, config.invocation_params.dir), None)
+        or _default_report_dir(config),
     )

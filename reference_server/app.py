@@ -11,6 +11,7 @@ carries ``sent_at``, the server's ``time.time()`` when it was written).
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,8 +166,11 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
             n_chunks = min(int(query.get("chunks", chunks)), MAX_CHUNKS)
             pad = min(int(query.get("pad", 0)), MAX_PAD)
             size = int(query["size"]) if "size" in query else None
+            if not math.isfinite(pause) or pause < 0:  # float() takes "nan" and "inf"; sleep() does not
+                raise ValueError("delay")
         except ValueError:
-            return fail(400, "delay, chunks, pad and size must be numbers", "invalid_query")
+            return fail(400, "delay, chunks, pad and size must be numbers (delay finite, not negative)",
+                        "invalid_query")
         body: Any = profile.example
         if request.method != "GET":
             media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -187,7 +191,7 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
         if problem is not None:
             body = profile.example
         plan = dialect.plan(body, handling.response_id or f"msg_{uuid.uuid4().hex[:12]}", max(n_chunks, 1))
-        plan.delay = max(pause, 0.0)
+        plan.delay = pause
         plan.stamp = request.query_params.get("stamp") == "1"
         plan.request = body
         plan.request_headers = dict(request.headers)

@@ -185,3 +185,26 @@ def _tool_args_invalid(plan: Plan) -> None:
     usage = [plan.chunks[at]] if (at := _usage_at(plan)) is not None else []
     broken = '{"query": "weather in Paris"'  # the closing brace never comes
     plan.chunks[:] = _tool_call_chunks(_head(plan.chunks[0]), "lookup", broken, 4) + usage
+
+
+# -- faults: tool-call arguments the suite must bound rather than join ----------------------
+
+
+def _tool_call_with(plan: Plan, arguments: str) -> None:
+    usage = [plan.chunks[at]] if (at := _usage_at(plan)) is not None else []
+    plan.chunks[:] = _tool_call_chunks(_head(plan.chunks[0]), "lookup", arguments, 4) + usage
+
+
+@fault("tool-args-deep", "answers with tool-call arguments nested 5000 arrays deep (deeper than Python recurses)",
+       "OPENAI-TOOL-ARGS-JSON")
+def _tool_args_deep(plan: Plan) -> None:
+    _tool_call_with(plan, "[" * 5000)
+
+
+@fault("tool-args-huge", "answers with tool-call arguments a byte longer than the suite joins (1 MiB)",
+       "OPENAI-TOOL-ARGS-JSON")
+def _tool_args_huge(plan: Plan) -> None:
+    from conformance._dialect import MAX_ARGUMENTS  # the bound this fault passes
+
+    envelope = json.dumps({"query": ""})
+    _tool_call_with(plan, json.dumps({"query": "x" * (MAX_ARGUMENTS + 1 - len(envelope))}))

@@ -10,8 +10,7 @@ from urllib.parse import parse_qs
 
 import uvicorn
 
-from .app import create_app
-from .faults import FAULTS
+from .app import DIALECTS, create_app
 from .raw import RawListener
 
 __all__ = ["ServerThread"]
@@ -57,7 +56,9 @@ class ServerThread:
     def url(self, path: str = "/", query: str = "") -> str:
         """The URL of ``path`` with ``query``, on the listener its faults need."""
         names = ",".join(parse_qs(query).get("fault", [])).split(",")
-        raw = any(FAULTS[n].raw for n in names if n in FAULTS)
+        # The path's dialect names the faults; on an unknown path, any dialect's may be meant.
+        dialects = [DIALECTS[path]] if path in DIALECTS else DIALECTS.values()
+        raw = any(d.faults[n].raw for d in dialects for n in names if n in d.faults)
         return f"http://{self.host}:{self.raw_port if raw else self.port}{path}" + (f"?{query}" if query else "")
 
     def start(self, wait: float = 10.0) -> ServerThread:

@@ -4,13 +4,17 @@ traceback, and still ends with its summary."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
 import socket
 
 import httpx
 import pytest
 
-from reference_server import FAULTS
+from conformance._causes import transport_cause
+from conformance._dialect import MAX_ARGUMENTS
+from reference_server import FAULTS, openai_chat
 from tests.conftest import FAST, run_suite
 
 # How far past its limit a run may end: the suite's own start-up and one read's slack on a
@@ -95,3 +99,56 @@ def test_a_reset_mid_stream_fails_once_naming_the_cause(pytester, reference):
     assert f"the stream ended ({cause}) after event 2 without '[DONE]'" in run.output, run.output
     assert f"ended: {cause}" in run.output
     assert "Traceback" not in run.output
+
+
+def test_a_transport_error_in_an_exception_group_is_named_by_its_first_leaf():
+    # anyio's task group wraps what the socket raised: 99999 is past the last port.
+    async def connect() -> BaseException:
+        async with httpx.AsyncClient() as client:
+            try:
+                await client.get("http://127.0.0.1:99999/chat/stream")
+            except BaseException as exc:  # noqa: BLE001 - the error is the subject
+                return exc
+        raise AssertionError("connected to port 99999")
+
+    exc = asyncio.run(connect())
+    assert isinstance(exc, BaseExceptionGroup)  # httpx's own behaviour, which the cause unwraps
+    assert transport_cause(exc).startswith("the port is out of range: ports run from 1 to 65535 (OverflowError")
+    nested = ExceptionGroup("outer", [ExceptionGroup("inner", [ConnectionRefusedError(111, "refused")])])
+    assert transport_cause(nested).startswith("connection refused: nothing is listening on that port")
+
+
+# -- the reference server's own query ----------------------------------------------------
+
+
+@pytest.mark.parametrize("delay", ["nan", "inf", "-5", "soon"])
+def test_reference_server_rejects_a_delay_it_cannot_sleep_with_a_400(reference, delay):
+    response = httpx.post(reference.url("/chat/stream", f"delay={delay}"), json={"prompt": "hi", "stream": True})
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_query", response.text
+
+
+def test_reference_url_picks_the_byte_exact_listener_for_any_dialects_raw_fault(reference, monkeypatch):
+    probe = dataclasses.replace(next(iter(openai_chat.FAULTS.values())), name="raw-probe", raw=True)
+    monkeypatch.setitem(openai_chat.FAULTS, "raw-probe", probe)
+    assert f":{reference.raw_port}/" in reference.url("/v1/chat/completions", "fault=raw-probe")
+    assert f":{reference.port}/" in reference.url("/v1/chat/completions", "fault=no-role")
+
+
+# -- tool-call arguments the suite bounds rather than joins --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("tool-args-deep", "tool call 0 of choice 0: the fragments join to '[[[["),
+        ("tool-args-huge", f"tool call 0 of choice 0: the fragments are longer than {MAX_ARGUMENTS} bytes: not joined"),
+    ],
+)
+def test_tool_call_arguments_too_deep_or_too_long_fail_their_rule_not_the_run(pytester, reference, fault, message):
+    url = reference.url("/v1/chat/completions", f"fault={fault}")
+    run = run_suite(pytester, url, *FAST, "--sse-profile", "openai-chat", "--sse-examples", "0",
+                    "--sse-disconnects", "0", "--sse-concurrency", "0", "-rA")
+    assert run.failed == {"OPENAI-TOOL-ARGS-JSON"}, run.output
+    assert message in run.output
+    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output

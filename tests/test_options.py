@@ -83,3 +83,39 @@ def test_header_value_never_printed_even_when_the_target_echoes_it(pytester, ref
     assert run.failed == {"DONE-PRESENT"}
     assert "Authorization: <redacted>" in run.output
     assert SECRET not in run.output + run.result.stderr.str()
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (f"http://user:{SECRET}@[::1/x?api_key={SECRET}",
+         "Invalid value 'http://user:<redacted>@[::1/x?api_key=<redacted>' from --target: not a URL"),
+        ("http://127.0.0.1:99999/x", "port 99999 is out of range: ports run from 1 to 65535"),
+        ("http://:8080/x", "the URL names no host"),
+    ],
+    ids=["unparsable", "port-out-of-range", "no-host"],
+)
+def test_a_target_httpx_cannot_use_is_a_usage_error_without_its_secrets(pytester, target, message):
+    result = pytester.runpytest_inprocess("--target", target)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+    assert SECRET not in result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_header_value_that_is_not_ascii_is_rejected_without_echoing_it(pytester, reference):
+    result = pytester.runpytest_inprocess("--target", reference.url("/chat/stream"),
+                                          "--sse-header", f"Authorization: Bearer {SECRET}\u00e9")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "header #1 (Authorization) has a character that is not ASCII in its value" in result.stderr.str()
+    assert SECRET not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_report_dir_that_cannot_be_made_is_a_usage_error_before_the_run(pytester, reference):
+    pytester.makefile(".txt", afile="not a directory")
+    result = pytester.runpytest_inprocess("--target", reference.url("/chat/stream"),
+                                          "--sse-report-dir", "afile.txt/reports")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "Invalid value 'afile.txt/reports' from --sse-report-dir: cannot create it (Not a directory)" \
+        in result.stderr.str()
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()

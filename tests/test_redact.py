@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 
-from conformance._redact import MARK, Redactor, redact_url, redacting_log_records, url_secrets
+from conformance._redact import FRAGMENT, MARK, Redactor, redact_url, redacting_log_records, url_secrets
+
+from tests.conftest import FAST, run_suite
 
 SECRET = "sk-live-0123456789abcdef"
 
@@ -46,3 +49,35 @@ def test_log_records_are_redacted_as_they_are_made(caplog):
     assert caplog.messages[:2] == [f"request to https://x/?key={MARK}", "failed"]
     assert SECRET not in caplog.records[1].exc_text and MARK in caplog.records[1].exc_text
     assert caplog.records[2].getMessage() == f"after {SECRET}"
+
+
+ENCODED = SECRET.replace("-", "%2D")  # the same key, percent-encoded in the query
+
+
+def test_every_form_of_a_query_secret_is_hidden_encoded_decoded_and_as_httpx_sends_it():
+    url = f"https://api.example/v1?api_key={ENCODED}&model=m"
+    redact = Redactor(url_secrets(url))
+    assert redact(f"HTTP Request: POST {url}") == f"HTTP Request: POST https://api.example/v1?api_key={MARK}&model=m"
+    assert redact(f"bad key {SECRET}") == f"bad key {MARK}"
+    # httpx re-encodes what it sends: a space given raw goes out as %20.
+    spaced = "https://api.example/v1?token=sk live 0123456789"
+    assert "sk%20live%200123456789" in url_secrets(spaced)
+
+
+def test_a_url_urlsplit_rejects_still_has_its_credentials_found_and_hidden():
+    url = f"http://user:pw-123456@[::1/x?token={SECRET}&n=1"
+    assert redact_url(url) == f"http://user:{MARK}@[::1/x?token={MARK}&n=1"
+    assert url_secrets(url) == ["pw-123456", SECRET]
+
+
+def test_a_percent_encoded_query_secret_is_in_no_log_line_or_report(pytester, reference):
+    url = reference.url("/chat/stream") + f"?api_key={ENCODED}&fault=no-done"
+    run = run_suite(pytester, url, *FAST, "--log-level=INFO", "-rA")
+    assert run.failed == {"DONE-PRESENT"}
+    # httpx's INFO line for each request, with the value redacted whole: not "sk%2Dlive%2D<redacted>".
+    assert re.search(rf"HTTP Request: POST \S*\?api_key={MARK}&fault=no-done", run.output)
+    reports = [p.read_text(encoding="utf-8") for p in (pytester.path / "reports").iterdir()]
+    assert len(reports) == 2
+    for text in [run.output, run.result.stderr.str(), *reports]:
+        for form in (SECRET, ENCODED, SECRET[-FRAGMENT:], "sk%2Dlive", "sk-live"):
+            assert form not in text

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._checks import PREVIEW, _cut_blocker, preview
-from ._dialect import TRACKED, Fragments, location
+from ._dialect import TRACKED, Fragments, TooLong, location
 from ._model import Level, Requirement
 from ._rules import Rule, rule
 from ._transcript import Chunk, Transcript
@@ -235,7 +235,7 @@ class AnthropicToolInputJson(_MessagesRule):
             if joined is not None:
                 self._judge(index, *joined)
 
-    def _judge(self, index: Any, text: str, where: dict[str, Any]) -> None:
+    def _judge(self, index: Any, text: str | TooLong, where: dict[str, Any]) -> None:
         # No fragments at all leaves the input of content_block_start, as the SDK does.
         Fragments.judge(self, f"the input of tool_use block {index}", text, where, empty_ok=True)
 

@@ -155,3 +155,36 @@ def test_a_reset_in_a_chunked_body_is_named_alike():
     assert a.ending.kind is EndKind.READ_ERROR
     assert a.ending.detail.startswith("the connection broke: reset by the peer ("), a.ending.detail
 
+
+
+def test_a_gzip_bomb_is_inflated_a_bounded_piece_at_a_time():
+    import asyncio
+    import gzip
+
+    import httpx
+
+    from conformance import load_profile
+    from conformance._model import EndKind
+    from conformance._transcript import Limits, RequestSpec, capture
+    from conformance._transport import DECODED_PIECE, HttpxTransport
+
+    inflated = 64 * 1024 * 1024  # 64 MiB of "a" compresses to some 64 KiB
+    bomb = gzip.compress(b"data: " + b"a" * inflated, compresslevel=9)
+    sizes = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "text/event-stream", "content-encoding": "gzip"}
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(bomb))
+
+    async def run():
+        transport = HttpxTransport(httpx.AsyncClient(transport=httpx.MockTransport(answer)))
+        async with transport:
+            response = await transport.send("POST", "http://127.0.0.1/x", b"{}", [], [])
+            async for piece in response.pieces():
+                sizes.append(len(piece))
+            limits = Limits(max_body=1 << 20, max_line=2 << 20)
+            return await capture(transport, RequestSpec("http://127.0.0.1/x", b"{}"), load_profile("simple"), limits)
+
+    t = asyncio.run(run())
+    assert max(sizes) <= DECODED_PIECE and sum(sizes) == len(b"data: ") + inflated
+    assert t.ending.kind is EndKind.LIMIT and t.body_bytes == 1 << 20

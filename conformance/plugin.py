@@ -93,7 +93,7 @@ class Suite:
         self.server: Any = None
         self._canonical: Canonical | None = None
         self._failure: Exception | None = None
-        self._probe_verdicts: dict[type[Probe], dict[str, Verdict]] = {}
+        self._probe_verdicts: dict[type[Probe], dict[str, Verdict] | Exception] = {}
         self._started: datetime | None = None
         self._document: dict[str, Any] | None = None
         self._judged: dict[str, Verdict] = {}  # the verdicts of the items that ran, in run order
@@ -134,8 +134,14 @@ class Suite:
         assert cls is not None, requirement_id
         if cls not in self._probe_verdicts:  # one probe run serves all its requirements
             ctx = ProbeContext(self.url, self.settings, self.profile, canonical)
-            self._probe_verdicts[cls] = cls(ctx).verdicts()
-        return self._probe_verdicts[cls][requirement_id]
+            try:
+                self._probe_verdicts[cls] = cls(ctx).verdicts()
+            except Exception as exc:
+                self._probe_verdicts[cls] = exc  # one internal error, not one run per requirement
+        result = self._probe_verdicts[cls]
+        if isinstance(result, Exception):
+            raise result
+        return result[requirement_id]
 
     def record(self, requirement_id: str) -> Verdict:
         """The verdict of a requirement whose item runs, recorded: the summary and reports count these."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from ._transport import Headers, Response, strings
+from ._transport import Headers, Response, bounded_decoder, decoded, strings
 
 __all__ = ["AiohttpTransport"]
 
@@ -49,8 +49,11 @@ class _AiohttpResponse:
 
     async def pieces(self) -> AsyncIterator[bytes]:
         # readany(): whatever arrived since the last read, joined, never split or held back.
+        # gzip and deflate are inflated a bounded piece at a time, as on the httpx path.
+        raw = self._response.content.iter_any()
+        decoder = bounded_decoder(self._response.headers.get("content-encoding", ""))
         try:
-            async for piece in self._response.content.iter_any():
+            async for piece in raw if decoder is None else decoded(raw, decoder):
                 yield piece
         except aiohttp.ClientPayloadError:
             self._raise_broken()
@@ -76,6 +79,7 @@ class AiohttpTransport:
         self.session = aiohttp.ClientSession(
             connector=_Connector(limit=0, ssl=tls),
             timeout=aiohttp.ClientTimeout(total=None),  # capture() enforces its own
+            auto_decompress=False,  # pieces() inflates, bounded
             trust_env=trust_env,
             max_line_size=head_limit,
             max_field_size=head_limit,

@@ -30,7 +30,9 @@ from typing import Protocol
 
 import httpx
 
-__all__ = ["Response", "Transport", "HttpxTransport", "make_client", "make_concurrent_client"]
+__all__ = [
+    "Response", "Transport", "HttpxTransport", "make_client", "make_concurrent_client", "bounded_decoder", "decoded"
+]
 
 Headers = list[tuple[str, str]]
 # h11 (under httpx) accepts a response head of up to 100 KiB (httpcore's
@@ -80,20 +82,21 @@ class _HttpxResponse:
         decoder = bounded_decoder(self._response.headers.get("content-encoding", ""))
         if decoder is None:
             return self._response.aiter_bytes()
-        return _decoded(self._response.aiter_raw(), decoder)
+        return decoded(self._response.aiter_raw(), decoder)
 
     async def aclose(self) -> None:
         await self._response.aclose()
 
 
-# httpx inflates a whole read at once: a 64 KiB read of a gzip bomb is some 64 MiB before
-# the body limit can look at it. gzip and deflate are inflated here instead, at most this
-# much at a time, so the recording's limits act between pieces.
+# httpx and aiohttp inflate a whole read at once: a 64 KiB read of a gzip bomb is some
+# 64 MiB before the body limit can look at it. Both paths inflate gzip and deflate here
+# instead, at most this much at a time, so the recording's limits act between pieces.
 DECODED_PIECE = 64 * 1024
 
 
 def bounded_decoder(content_encoding: str) -> zlib._Decompress | None:
-    """A zlib decoder for a gzip or deflate body; None for other codings (httpx decodes those)."""
+    """A zlib decoder for a gzip or deflate body; None for other codings (left to httpx; the
+    aiohttp path passes them through undecoded, as httpx does without their libraries)."""
     codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip().lower() not in ("", "identity")]
     if codings in (["gzip"], ["x-gzip"]):
         return zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -102,7 +105,7 @@ def bounded_decoder(content_encoding: str) -> zlib._Decompress | None:
     return None
 
 
-async def _decoded(raw: AsyncIterator[bytes], decoder: zlib._Decompress) -> AsyncIterator[bytes]:
+async def decoded(raw: AsyncIterator[bytes], decoder: zlib._Decompress) -> AsyncIterator[bytes]:
     async for data in raw:
         while data:
             piece = decoder.decompress(data, DECODED_PIECE)

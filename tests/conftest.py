@@ -30,6 +30,24 @@ FAST = [
     "--sse-examples", "3", "--sse-disconnects", "3", "--sse-concurrency", "2", "--sse-seed", "1",
 ]
 REPORT_SCHEMA = Draft202012Validator(load_schema())
+SELF_TEST_TIMEOUT = 300  # seconds a self-test may take (pytest-timeout), far above any test's need
+
+
+def _targeted(config: pytest.Config) -> bool:
+    return bool(config.getoption("target", None) or config.getini("target"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Self-test runs only: a `pytest --target URL` in this checkout is a user's run, and a
+    # stray warning from a library must not fail a requirement there.
+    if not _targeted(config):
+        config.addinivalue_line("filterwarnings", "error")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not _targeted(config) and config.pluginmanager.hasplugin("timeout"):
+        for item in items:
+            item.add_marker(pytest.mark.timeout(SELF_TEST_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import json
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,8 @@ import jsonschema
 import jsonschema_rs
 from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
+
+from ._vary import VaryPath, subschema
 
 if TYPE_CHECKING:
     from ._parser import Event
@@ -129,6 +131,8 @@ class Profile:
     ignored_events: frozenset[str] = frozenset()  # event names clients skip: not chunks
     error_event: str | None = None  # an event of this name reports an in-stream error
     error_property: str | None = None  # a chunk with this property (truthy) reports one
+    # Where drawn requests vary the canonical one: JSON path -> a schema narrowing what is drawn there.
+    vary: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def is_terminator(self, event: Event) -> bool:
         return self.terminator.matches(event)
@@ -178,13 +182,15 @@ def load_profile(name_or_dir: str) -> Profile:
 
 
 # The keys profile.toml may hold: top-level keys, and each table's keys.
-_KEYS = {"name", "title", "source", "path", "example", "rules", "schemas", "terminator", "chunk", "events", "errors"}
+_KEYS = {"name", "title", "source", "path", "example", "rules", "schemas", "terminator", "chunk", "events", "errors",
+         "requests"}
 _TABLES = {
     "schemas": {"request", "chunk", "error"},
     "terminator": {"data", "event", "end"},
     "chunk": {"id", "text"},
     "events": {"name", "ignore"},
     "errors": {"event", "property"},
+    "requests": {"vary"},
 }
 
 
@@ -244,6 +250,7 @@ class _Loader:
             ignored_events=frozenset(self.strings(events, "events.ignore")),
             error_event=self.string(errors, "errors.event"),
             error_property=self.string(errors, "errors.property"),
+            vary=self.vary(tables["requests"], request_schema),
         )
 
     # -- keys ---------------------------------------------------------------------------
@@ -287,6 +294,29 @@ class _Loader:
             if name not in RULESETS:
                 raise self.error("rules", f"unknown rule set {name!r}; known: {', '.join(RULESETS)}")
         return tuple(names)
+
+    def vary(self, table: dict[str, Any], request_schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        vary = table.get("vary", {})
+        if not isinstance(vary, dict):
+            raise self.error("requests.vary", "expected a table of JSON path = schema, e.g. "
+                             "\"messages[*].content\" = {type = \"string\"}")
+        for text, narrowing in vary.items():
+            key = f"requests.vary.{text}"
+            try:
+                path = VaryPath(text)
+            except ValueError as exc:
+                raise self.error(key, str(exc)) from None
+            if not isinstance(narrowing, dict):
+                raise self.error(key, f"expected a schema table ({{}} to draw from the request schema as is), "
+                                      f"got {narrowing!r}")
+            try:
+                jsonschema.Draft202012Validator.check_schema(narrowing)
+            except jsonschema.SchemaError as exc:
+                raise self.error(key, f"not a valid JSON Schema at {exc.json_path}: {exc.message}") from None
+            if subschema(request_schema, path) is None:
+                raise self.error(key, "the request schema names no property or item there, so nothing "
+                                      "says what may be drawn for it")
+        return vary
 
     def terminator(self, table: dict[str, Any]) -> Terminator:
         expected = "give exactly one of data = \"[DONE]\", event = \"message_stop\" or end = true"

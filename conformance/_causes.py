@@ -6,8 +6,11 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
+import sys
 
-__all__ = ["transport_cause"]
+import httpx
+
+__all__ = ["transport_cause", "unreachable"]
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -58,3 +61,21 @@ def transport_cause(exc: BaseException) -> str:
     if inner is not exc and str(inner) and str(inner) not in text:
         text += f" ({inner})"
     return text
+
+
+_CONNECT_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether no connection could be made at all (nothing listens, the name does not
+    resolve, no route, TLS refused): the target could not be asked, so it cannot be judged.
+    A connection made and then dropped, or left silent, is the target's doing, not this."""
+    for error in _chain(exc):
+        if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, socket.gaierror, ssl.SSLError)):
+            return True
+        aiohttp = sys.modules.get("aiohttp")  # the concurrent transport, when it was imported
+        if aiohttp is not None and isinstance(error, aiohttp.ClientConnectorError):
+            return True
+        if isinstance(error, OSError) and error.errno in _CONNECT_ERRNOS:
+            return True
+    return False

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._report import Result, requirement_entry
+from ._report import VERDICTS, Result, requirement_entry
 
 if TYPE_CHECKING:
     from .plugin import Suite
@@ -27,7 +27,8 @@ __all__ = ["HtmlReport", "banner", "timeline", "latency_table", "exchange", "fil
 
 Doc = dict[str, Any]
 
-RESULT_WORDS = {"passed": "met", "failed": "failed", "warning": "warning", "skipped": "not judged"}
+RESULT_WORDS = {"passed": "met", "failed": "failed", "warning": "warning", "skipped": "skipped",
+                "not-judged": "not judged"}
 LEVELS = ("MUST", "SHOULD")
 
 
@@ -51,7 +52,8 @@ def banner(doc: Doc | None, target: str) -> str:
             '<section class="sse-banner sse-none"><p class="sse-verdict">NO VERDICT</p>'
             f"<p>The exchange with {esc(target)} was not made: see the errors in the table below.</p></section>"
         )
-    conforms = doc["verdict"] == "conforms"
+    verdict = doc["verdict"]
+    css = {"conforms": "sse-conforms", "does-not-conform": "sse-fails"}.get(verdict, "sse-unjudged")
     strictness = (
         "strict (--sse-strict): a MUST or SHOULD requirement not met fails the run"
         if doc["strict"]
@@ -75,9 +77,11 @@ def banner(doc: Doc | None, target: str) -> str:
     not_met = [r for r in doc["requirements"] if r["result"] in ("failed", "warning")]
     links = " ".join(f'<a class="sse-{esc(r["result"])}" href="#{esc(r["id"])}">{esc(r["id"])}</a>' for r in not_met)
     return (
-        f'<section class="sse-banner {"sse-conforms" if conforms else "sse-fails"}">'
-        f'<p class="sse-verdict">{"CONFORMS" if conforms else "DOES NOT CONFORM"}</p>'
-        f'<p class="sse-strictness">at {esc(strictness)}</p>'
+        f'<section class="sse-banner {css}">'
+        f'<p class="sse-verdict">{esc(VERDICTS[verdict])}</p>'
+        + (f'<p class="sse-cause">{esc(cause["cause"])}<br>Check: {esc(cause["check"])}</p>'
+           if (cause := doc.get("cause")) else "")
+        + f'<p class="sse-strictness">at {esc(strictness)}</p>'
         '<div class="sse-banner-body">'
         '<table class="sse-facts">'
         + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts)

@@ -57,7 +57,8 @@ class EndKind(str, enum.Enum):
     IDLE_TIMEOUT = "idle-timeout"  # no byte for --sse-timeout
     STREAM_TIMEOUT = "stream-timeout"  # the whole stream took longer than --sse-stream-timeout
     LIMIT = "limit"  # a line, event or body limit was hit
-    NO_RESPONSE = "no-response"  # no status line and headers: refused, DNS, TLS, timeout
+    UNREACHABLE = "unreachable"  # no connection could be made: refused, DNS, no route, TLS
+    NO_RESPONSE = "no-response"  # connected, but no status line and headers: closed, reset, timeout
     READ_ERROR = "read-error"  # the connection broke mid-body
     DROPPED = "dropped"  # the client went away on purpose (a lifecycle probe)
 

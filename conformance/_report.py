@@ -28,6 +28,7 @@ from ._transcript import Transcript
 
 __all__ = [
     "REPORT_FORMAT",
+    "VERDICTS",
     "Result",
     "Tally",
     "RunInfo",
@@ -48,7 +49,12 @@ class Result(str, enum.Enum):
     PASSED = "passed"
     FAILED = "failed"
     WARNING = "warning"  # a SHOULD not met, without --sse-strict
-    SKIPPED = "skipped"  # not judged (blocked by an earlier failure) or not applicable
+    SKIPPED = "skipped"  # moot (blocked by an earlier failure) or not applicable
+    NOT_JUDGED = "not-judged"  # the suite could not judge it (unreachable, refused, rate-limited)
+
+
+# The run's verdict, as the JSON report names it, and as people read it.
+VERDICTS = {"conforms": "CONFORMS", "does-not-conform": "DOES NOT CONFORM", "not-judged": "NOT JUDGED"}
 
 
 def result_of(verdict: Verdict, strict: bool) -> Result:
@@ -56,7 +62,20 @@ def result_of(verdict: Verdict, strict: bool) -> Result:
         return Result.PASSED
     if verdict.outcome is Outcome.FAILED:
         return Result.FAILED if strict or verdict.requirement.level is Level.MUST else Result.WARNING
+    if verdict.outcome is Outcome.NOT_JUDGED:
+        return Result.NOT_JUDGED
     return Result.SKIPPED
+
+
+def run_verdict(results: Iterable[tuple[Level, Result]], strict: bool) -> str:
+    """A requirement not met decides it; else one the suite could not judge, where it would
+    count (a MUST, or any with --sse-strict), leaves the run not judged."""
+    results = list(results)
+    if any(result is Result.FAILED for _, result in results):
+        return "does-not-conform"
+    if any(result is Result.NOT_JUDGED and (strict or level is Level.MUST) for level, result in results):
+        return "not-judged"
+    return "conforms"
 
 
 @dataclass(frozen=True)
@@ -72,9 +91,8 @@ class Tally:
             counts[v.requirement.level][result_of(v, strict)] += 1
         return cls(counts)
 
-    @property
-    def conforms(self) -> bool:
-        return not any(c[Result.FAILED] for c in self.counts.values())
+    def verdict(self, strict: bool) -> str:
+        return run_verdict(((level, r) for level, c in self.counts.items() for r in c.elements()), strict)
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,8 @@ class RunInfo:
     strict: bool
     date: datetime  # when the exchange began
     masked_headers: frozenset[tuple[str, str]]  # (lower-case name, value) given with --sse-header
+    not_judged: tuple[str, str] | None = None  # (cause, what to check) when the canonical exchange could not be
+    requests: dict[str, Any] | None = None  # what the run sent (the budget's ledger) and planned
 
 
 class _Text:
@@ -114,12 +134,29 @@ def build_report(t: Transcript, verdicts: Sequence[Verdict], run: RunInfo, redac
         "target": {"url": text(run.target), "reference_server": run.reference_server},
         "profile": run.profile,
         "strict": run.strict,
-        "verdict": "conforms" if tally.conforms else "does-not-conform",
+        "verdict": tally.verdict(run.strict),
+        "cause": _cause(run, verdicts, text),
         "summary": {level.value: {r.value: tally.counts[level][r] for r in Result} for level in Level},
+        "requests": run.requests,
         "requirements": [requirement_entry(v, run.strict, redact) for v in verdicts],
         "exchange": _exchange(t, run, text),
         "timings": _timings(t),
     }
+
+
+def _cause(run: RunInfo, verdicts: Sequence[Verdict], text: _Text) -> dict[str, str] | None:
+    """Why the run could not be judged, and what to check; None when it was judged."""
+    if run.not_judged is not None:
+        cause, check = run.not_judged
+        return {"cause": text(cause), "check": text(check)}
+    unjudged = [v for v in verdicts if result_of(v, run.strict) is Result.NOT_JUDGED
+                and (run.strict or v.requirement.level is Level.MUST)]
+    if not unjudged:
+        return None
+    first = unjudged[0]
+    ids = ", ".join(v.requirement.id for v in unjudged)
+    return {"cause": text(f"{ids} could not be judged: {first.reason.removeprefix('not judged: ')}"),
+            "check": "the endpoint's rate limits and --sse-retries, --sse-parallel, --sse-deadline"}
 
 
 def merge_reports(docs: Sequence[dict[str, Any]], order: Sequence[str]) -> dict[str, Any]:
@@ -132,9 +169,24 @@ def merge_reports(docs: Sequence[dict[str, Any]], order: Sequence[str]) -> dict[
     summary = {level.value: {r.value: 0 for r in Result} for level in Level}
     for entry in listed:
         summary[entry["level"]][entry["result"]] += 1
-    failed = any(entry["result"] == Result.FAILED.value for entry in listed)
-    return {**docs[0], "verdict": "does-not-conform" if failed else "conforms", "summary": summary,
+    verdict = run_verdict(((Level(e["level"]), Result(e["result"])) for e in listed), docs[0]["strict"])
+    cause = next((doc["cause"] for doc in docs if doc.get("cause")), None) if verdict == "not-judged" else None
+    return {**docs[0], "verdict": verdict, "cause": cause, "summary": summary, "requests": _merged_requests(docs),
             "requirements": listed}
+
+
+def _merged_requests(docs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The requests of every worker, added up: each made its own canonical exchange."""
+    ledgers = [doc["requests"] for doc in docs if doc.get("requests")]
+    if not ledgers:
+        return None
+    merged = dict(ledgers[0])
+    for key in ("sent", "waited", "cut_by_deadline"):
+        merged[key] = sum(ledger[key] for ledger in ledgers)
+    for key in ("by_kind", "retried", "refused"):
+        merged[key] = dict(sum((Counter(ledger[key]) for ledger in ledgers), Counter()))
+    merged["waited"] = round(merged["waited"], 3)
+    return merged
 
 
 def requirement_entry(v: Verdict, strict: bool, redact: Redactor) -> dict[str, Any]:

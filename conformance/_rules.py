@@ -25,6 +25,9 @@ class Outcome(str, enum.Enum):
     PASSED = "passed"
     FAILED = "failed"
     BLOCKED = "blocked"  # not judged: an earlier requirement failed in a way that decides this one
+    # The suite could not judge it: the target could not be reached, refused the credentials,
+    # stayed rate-limited past the retry budget, or the run's deadline came first.
+    NOT_JUDGED = "not-judged"
     NOT_APPLICABLE = "not-applicable"  # nothing in this exchange it could judge
 
 
@@ -60,6 +63,7 @@ class Findings:
         self.violations: list[Violation] = []
         self.count = 0
         self.blocked: tuple[str, str] | None = None  # (requirement ID, reason)
+        self.not_judged: str | None = None  # why the suite could not judge it
         self.not_applicable: str | None = None
         self.notes: list[str] = []  # facts worth reporting even when it passes
 
@@ -80,6 +84,9 @@ class Findings:
         if self.blocked:
             rid, reason = self.blocked
             return Verdict(self.requirement, Outcome.BLOCKED, reason=f"not judged: {rid} failed ({reason})")
+        if self.not_judged:
+            return Verdict(self.requirement, Outcome.NOT_JUDGED, reason=f"not judged: {self.not_judged}",
+                           notes=self.notes)
         if self.not_applicable:
             return Verdict(self.requirement, Outcome.NOT_APPLICABLE, reason=self.not_applicable)
         return Verdict(self.requirement, Outcome.PASSED, notes=self.notes)

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from ._budget import DEPTHS, Depth, RetryBudget
 from ._redact import Redactor, redact_url, url_secrets
 from ._transcript import Limits
 
@@ -59,12 +60,22 @@ OPTIONS = [
     Option("sse-done-grace", "how long the response may stay open after the terminator, in seconds (default 2)",
            metavar="SECONDS"),
     Option("sse-strict", "SHOULD-level violations fail the run too (default: reported as warnings)", kind="bool"),
-    Option("sse-examples", "how many requests to draw from the request schema, each checked as a stream "
-           "(default 10; 0 turns it off)", metavar="N"),
+    Option("sse-depth", "how many requests of its own the suite makes: 'quick' (the canonical request and bad "
+           "requests only), 'standard' (default) or 'thorough'; --sse-examples, --sse-disconnects and "
+           "--sse-concurrency fine-tune it", metavar="DEPTH"),
+    Option("sse-examples", "how many requests to draw, varying the canonical one, each checked as a stream "
+           "(default: 3 at standard depth; 0 turns it off)", metavar="N"),
     Option("sse-seed", "seed for the drawn requests (default: random, printed in the header)", metavar="N"),
-    Option("sse-concurrency", "how many streams to open at once (default 4; 0 turns it off)", metavar="N"),
+    Option("sse-concurrency", "how many streams to open at once (default: 3 at standard depth; 0 turns it off)",
+           metavar="N"),
     Option("sse-disconnects", "how many times a client drops a stream after its first event before the next "
-           "request must still stream normally (default 20; 0 turns it off)", metavar="N"),
+           "request must still stream normally (default: 3 at standard depth; 0 turns it off)", metavar="N"),
+    Option("sse-parallel", "how many of its own requests the suite keeps in flight at once (default 4; at least "
+           "--sse-concurrency while those streams run); fewer when the endpoint answers 429", metavar="N"),
+    Option("sse-retries", "retries after 429 or 503: COUNT per request, within SECONDS of waiting in all, "
+           "each after its Retry-After (default 3/60; 0 turns retries off)", metavar="COUNT/SECONDS"),
+    Option("sse-deadline", "longest the whole run may take, in seconds (default 600); own requests not made by "
+           "then are not judged", metavar="SECONDS"),
     Option("sse-max-line", "longest line accepted, e.g. 1MiB (default)", metavar="SIZE"),
     Option("sse-max-event", "largest event accepted, e.g. 8MiB (default)", metavar="SIZE"),
     Option("sse-max-body", "largest body read, e.g. 64MiB (default)", metavar="SIZE"),
@@ -94,10 +105,14 @@ class Settings:
     request_file: Path | None = None
     strict: bool = False
     limits: Limits = field(default_factory=Limits)
-    examples: int = 10
+    depth: Depth = DEPTHS["standard"]
+    examples: int = DEPTHS["standard"].examples
     seed: int = 0
-    concurrency: int = 4
-    disconnects: int = 20
+    concurrency: int = DEPTHS["standard"].concurrency
+    disconnects: int = DEPTHS["standard"].disconnects
+    parallel: int = 4
+    retries: RetryBudget = field(default_factory=RetryBudget)
+    deadline: float = 600.0
     report_dir: Path = Path("reports")  # relative to the current directory
 
     @property
@@ -191,6 +206,35 @@ def _count(raw: str) -> int:
     return value
 
 
+def _depth(raw: str) -> Depth:
+    name = str(raw).strip().lower()
+    if name not in DEPTHS:
+        raise ValueError(f"expected one of {', '.join(DEPTHS)}")
+    return DEPTHS[name]
+
+
+def _positive(raw: str) -> int:
+    value = _count(raw)
+    if value == 0:
+        raise ValueError("expected 1 or more")
+    return value
+
+
+def _retries(raw: str) -> RetryBudget:
+    text = str(raw).strip()
+    count, slash, seconds = text.partition("/")
+    if not slash:
+        budget = RetryBudget(count=_count(count))
+        return budget if budget.count else RetryBudget(count=0, seconds=0.0)
+    try:
+        wait = float(seconds)
+    except ValueError:
+        raise ValueError("expected COUNT/SECONDS, e.g. 3/60") from None
+    if not math.isfinite(wait) or wait < 0:
+        raise ValueError("expected COUNT/SECONDS with SECONDS zero or more, e.g. 3/60")
+    return RetryBudget(count=_count(count), seconds=wait)
+
+
 def _target(raw: str) -> str:
     raw = str(raw).strip()
     if raw == REFERENCE or raw.startswith(REFERENCE + "?"):
@@ -266,6 +310,12 @@ def read_settings(config: pytest.Config) -> Settings | None:
         max_event=_get(config, "sse-max-event", _size, defaults.max_event),
         max_body=_get(config, "sse-max-body", _size, defaults.max_body),
     )
+    depth = _get(config, "sse-depth", _depth, DEPTHS["standard"])
+    deadline = _get(config, "sse-deadline", _seconds, 600.0)
+    if deadline < limits.stream_timeout:
+        raise pytest.UsageError(
+            f"--sse-deadline {deadline:g} is shorter than --sse-stream-timeout {limits.stream_timeout:g}: the "
+            "canonical stream alone may take that long; give a longer deadline or a shorter stream timeout")
     return Settings(
         target=target,
         profile=_get(config, "sse-profile", str, "simple"),
@@ -273,10 +323,14 @@ def read_settings(config: pytest.Config) -> Settings | None:
         request_file=_get(config, "sse-request", _request_file, None),
         strict=bool(_get(config, "sse-strict", bool, False)),
         limits=limits,
-        examples=_get(config, "sse-examples", _count, 10),
+        depth=depth,
+        examples=_get(config, "sse-examples", _count, depth.examples),
         seed=random.randrange(1 << 32) if seed is None else seed,
-        concurrency=_get(config, "sse-concurrency", _count, 4),
-        disconnects=_get(config, "sse-disconnects", _count, 20),
+        concurrency=_get(config, "sse-concurrency", _count, depth.concurrency),
+        disconnects=_get(config, "sse-disconnects", _count, depth.disconnects),
+        parallel=_get(config, "sse-parallel", _positive, 4),
+        retries=_get(config, "sse-retries", _retries, RetryBudget()),
+        deadline=deadline,
         report_dir=_get(config, "sse-report-dir", partial(_directory, config.invocation_params.dir), None)
         or _default_report_dir(config),
     )

@@ -9,20 +9,37 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._model import Level
+from ._budget import RETRY_STATUSES, Budget, Sent
+from ._model import Ending, EndKind, Level
 from ._profile import Profile
 from ._rules import Outcome, Verdict, instantiate, judge, watching
 from ._settings import Settings
 from ._transcript import Evidence, Limits, Observer, RequestSpec, Transcript, capture, make_client
 from ._transport import Transport
 
-__all__ = ["Canonical", "run_canonical", "request_for", "checked_exchange", "failures"]
+__all__ = ["Canonical", "NotJudged", "run_canonical", "request_for", "checked_exchange", "failures", "not_judged"]
+
+# Answers that say "you may not ask", not "your request is wrong": nothing to judge yet.
+REFUSED_CREDENTIALS = {
+    401: "the credentials were refused (401 Unauthorized)",
+    403: "access was refused (403 Forbidden)",
+    407: "a proxy between here and the target wants credentials (407 Proxy Authentication Required)",
+}
+
+
+@dataclass(frozen=True)
+class NotJudged:
+    """Why the canonical exchange could not be judged, and what to check."""
+
+    cause: str
+    check: str
 
 
 @dataclass(frozen=True)
 class Canonical:
     transcript: Transcript
     verdicts: dict[str, Verdict]
+    not_judged: NotJudged | None = None
 
 
 def request_for(url: str, settings: Settings, body: Any) -> RequestSpec:
@@ -57,13 +74,42 @@ def failures(verdicts: Iterable[Verdict], strict: bool) -> list[Verdict]:
     ]
 
 
-def run_canonical(url: str, settings: Settings, profile: Profile) -> Canonical:
+def not_judged(t: Transcript, refused: str | None, settings: Settings) -> NotJudged | None:
+    """Why an exchange cannot be judged, if it cannot: the target was never reached, refused
+    the credentials, or stayed rate-limited or overloaded past the retry budget."""
+    headers = ", ".join(name for name, _ in settings.headers)
+    sent = f"the --sse-header values sent ({headers})" if headers else "an --sse-header with the API key"
+    if refused is not None and (t is None or t.status not in RETRY_STATUSES):
+        return NotJudged(refused, "--sse-deadline, and how long the target takes")
+    if refused is not None:
+        return NotJudged(f"the target stayed busy: {refused}",
+                         "the endpoint's rate limits; run again later, or allow more with --sse-retries")
+    if t.ending.kind is EndKind.UNREACHABLE:
+        return NotJudged(f"the target could not be reached: {t.ending.detail}",
+                         "the URL (scheme, host, port), and that the endpoint is up and reachable from here")
+    if t.status in REFUSED_CREDENTIALS:
+        check = "this machine's proxy settings (HTTPS_PROXY) and credentials" if t.status == 407 else (
+            f"{sent}, and that the key is valid and allowed to use this endpoint")
+        return NotJudged(REFUSED_CREDENTIALS[t.status], check)
+    return None
+
+
+def run_canonical(url: str, settings: Settings, profile: Profile, budget: Budget) -> Canonical:
     """The canonical exchange: the profile's example request (or --sse-request)."""
     request = request_for(url, settings, canonical_body(settings, profile))
 
-    async def run() -> tuple[Transcript, list[Verdict]]:
+    async def run() -> Sent[tuple[Transcript, list[Verdict]]]:
         async with make_client(url) as client:
-            return await checked_exchange(client, request, profile, settings.limits)
+            return await budget.send(
+                "canonical", lambda: checked_exchange(client, request, profile, settings.limits), lambda r: r[0]
+            )
 
-    transcript, verdicts = asyncio.run(run())
-    return Canonical(transcript, {v.requirement.id: v for v in verdicts})
+    sent = asyncio.run(run())
+    if sent.result is None:  # cut by the run's deadline: nothing to show but the request
+        stub = Transcript(request, Ending(EndKind.NO_RESPONSE, str(sent.refused), budget.deadline_seconds, 0))
+        sent.result = stub, judge(instantiate(profile, settings.limits, Evidence()), stub)
+    transcript, verdicts = sent.result
+    why = not_judged(transcript, sent.refused, settings)
+    if why is not None:
+        verdicts = [Verdict(v.requirement, Outcome.NOT_JUDGED, reason=f"not judged: {why.cause}") for v in verdicts]
+    return Canonical(transcript, {v.requirement.id: v for v in verdicts}, why)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from ._causes import transport_cause
+from ._causes import transport_cause, unreachable
 from ._model import Ending, EndKind
 from ._parser import Event, EventStreamParser, Notice, Unterminated
 from ._profile import Profile
@@ -331,7 +331,8 @@ async def capture(
         t.ending = Ending(EndKind.NO_RESPONSE, detail, _now(t0), 0)
         return t
     except Exception as exc:  # noqa: BLE001 - whatever the transport raises, the target caused it
-        t.ending = Ending(EndKind.NO_RESPONSE, transport_cause(exc), _now(t0), 0)
+        kind = EndKind.UNREACHABLE if unreachable(exc) else EndKind.NO_RESPONSE
+        t.ending = Ending(kind, transport_cause(exc), _now(t0), 0)
         return t
     t.headers_at = _now(t0)
     t.status = response.status

@@ -23,11 +23,13 @@ from ._profile import Profile, ProfileError, load_profile
 from ._redact import Redactor, redact_url, redacting_log_records, url_secrets
 from ._render import render_verdict, visible_text
 from ._catalogue import requirements
-from ._probes import Probe, ProbeContext, probe_for
-from ._report import RunInfo, build_report, merge_reports, result_of, write_report
+from ._budget import Budget
+from ._probes import PROBES, Probe, ProbeContext, planned, probe_for, run_probes
+from ._probes_bad import bad_requests
+from ._report import VERDICTS, RunInfo, build_report, merge_reports, result_of, write_report
 from ._rules import Outcome, Verdict
 from ._settings import Settings, add_options, read_settings
-from ._suite import Canonical, run_canonical
+from ._suite import Canonical, canonical_body, run_canonical
 
 __all__ = ["ConformanceWarning", "NonConformance"]
 
@@ -94,6 +96,8 @@ class Suite:
         self._canonical: Canonical | None = None
         self._failure: Exception | None = None
         self._probe_verdicts: dict[type[Probe], dict[str, Verdict] | Exception] = {}
+        self.selected: list[type[Probe]] = list(PROBES)  # the probes whose requirements this run judges
+        self.budget: Budget | None = None
         self._started: datetime | None = None
         self._document: dict[str, Any] | None = None
         self._judged: dict[str, Verdict] = {}  # the verdicts of the items that ran, in run order
@@ -120,7 +124,10 @@ class Suite:
                 raise self._failure  # one internal error, not one per requirement
             try:
                 self._started = datetime.now(UTC)
-                self._canonical = run_canonical(self.url, self.settings, self.profile)
+                s = self.settings
+                self.budget = Budget(s.parallel if not s.concurrency else max(s.parallel, s.concurrency),
+                                     s.retries, s.deadline)
+                self._canonical = run_canonical(self.url, s, self.profile, self.budget)
             except Exception as exc:
                 self._failure = exc
                 raise
@@ -131,13 +138,17 @@ class Suite:
         if requirement_id in canonical.verdicts:
             return canonical.verdicts[requirement_id]
         cls = probe_for(requirement_id)
-        assert cls is not None, requirement_id
+        assert cls is not None and self.budget is not None, requirement_id
         if cls not in self._probe_verdicts:  # one probe run serves all its requirements
-            ctx = ProbeContext(self.url, self.settings, self.profile, canonical)
+            # All the run's probes go at once, sharing the budget. A pytest-xdist worker cannot
+            # tell which items it will be given: it runs each probe as its first item comes.
+            due = [cls] if self.role == "worker" else [p for p in self.selected if p not in self._probe_verdicts]
+            ctx = ProbeContext(self.url, self.settings, self.profile, canonical, self.budget)
             try:
-                self._probe_verdicts[cls] = cls(ctx).verdicts()
+                self._probe_verdicts.update(run_probes(dict.fromkeys([cls, *due]), ctx))
             except Exception as exc:
-                self._probe_verdicts[cls] = exc  # one internal error, not one run per requirement
+                for p in dict.fromkeys([cls, *due]):
+                    self._probe_verdicts[p] = exc  # one internal error, not one run per requirement
         result = self._probe_verdicts[cls]
         if isinstance(result, Exception):
             raise result
@@ -172,9 +183,23 @@ class Suite:
                 strict=self.settings.strict,
                 date=self._started,
                 masked_headers=frozenset((k.lower(), v) for k, v in self.settings.headers),
+                not_judged=(nj.cause, nj.check) if (nj := self._canonical.not_judged) else None,
+                requests=self.requests(),
             )
             self._document = build_report(self._canonical.transcript, [*self._judged.values()], run, self.redact)
         return self._document
+
+    def planned(self) -> tuple[int, int, int]:
+        """(requests at most, of them streamed in full, extra to shrink a failing drawn request)."""
+        bad = len(bad_requests(self.profile, canonical_body(self.settings, self.profile)))
+        return planned(self.settings, bad)
+
+    def requests(self) -> dict[str, Any] | None:
+        if self.budget is None:
+            return None
+        most, full, shrinks = self.planned()
+        return {**self.budget.ledger.as_dict(), "planned": {"most": most, "full": full, "shrink": shrinks},
+                "depth": self.settings.depth.name}
 
     # -- hooks ------------------------------------------------------------------------
 
@@ -184,12 +209,29 @@ class Suite:
             f"sse-conformance {__version__}: target {self.shown_target}",
             f"  profile {self.profile.name}; timeout {lim.timeout:g} s; stream timeout {lim.stream_timeout:g} s; "
             f"done grace {lim.done_grace:g} s; strict {'on' if s.strict else 'off'}",
-            f"  own requests: {s.examples} drawn (seed {s.seed}; --sse-seed {s.seed} reproduces), "
-            f"{s.concurrency} at once, {s.disconnects} dropped",
+            f"  own requests ({s.depth.name} depth): {s.examples} drawn (seed {s.seed}; --sse-seed {s.seed} "
+            f"reproduces), {s.concurrency} at once, {s.disconnects} dropped, bad requests; "
+            f"up to {s.parallel} in flight",
+            self._budget_line(),
         ]
         if s.headers:
             lines.append("  extra headers: " + ", ".join(f"{name}: <redacted>" for name, _ in s.headers))
         return lines
+
+    def _budget_line(self) -> str:
+        s = self.settings
+        most, full, shrinks = self.planned()
+        shrink = f" (+{shrinks} if a drawn request fails and is shrunk)" if shrinks else ""
+        retries = (f"429/503 retried up to {s.retries.count} times each, {s.retries.seconds:g} s of waiting in all"
+                   if s.retries.count else "429/503 not retried")
+        workers = " per pytest-xdist worker" if self.role == "controller" else ""
+        return (f"  budget: at most {most} requests{shrink}{workers}, {full} of them streaming a full answer; "
+                f"{retries}; the run ends by {s.deadline:g} s (--sse-deadline)")
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # Deselected requirements (-k, node IDs) cost no requests: only their probes run.
+        chosen = {item.name for item in session.items}
+        self.selected = [p for p in PROBES if any(r.id in chosen for r in p.requirements)]
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> pytest.CollectReport | None:
@@ -214,8 +256,12 @@ class Suite:
         doc = self.document()
         if self.role == "worker":
             session.config.workeroutput["sse_conformance_report"] = doc  # type: ignore[attr-defined]
-        elif doc is not None:
+            return
+        if doc is not None:
             write_report(doc, self.json_path)
+            # NOT JUDGED is no pass: a CI gate must not go green on an endpoint it could not judge.
+            if doc["verdict"] == "not-judged" and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         # Told from the report document, which a pytest-xdist controller merges from its workers'.
@@ -227,11 +273,15 @@ class Suite:
         tr = terminalreporter
         tr.write_sep("=", "sse-conformance")
         tr.write_line(f"target   {self.shown_target}")
-        tr.write_line(f"verdict  {'CONFORMS' if doc['verdict'] == 'conforms' else 'DOES NOT CONFORM'}"
-                      f"{' (strict)' if self.settings.strict else ''}")
-        tr.write_line(f"MUST     {must['passed']} met, {must['failed']} failed")
+        tr.write_line(f"verdict  {VERDICTS[doc['verdict']]}{' (strict)' if self.settings.strict else ''}")
+        if doc.get("cause"):
+            tr.write_line(f"cause    {doc['cause']['cause']}")
+            tr.write_line(f"check    {doc['cause']['check']}")
+        unjudged = lambda row: f", {row['not-judged']} not judged" if row["not-judged"] else ""  # noqa: E731
+        tr.write_line(f"MUST     {must['passed']} met, {must['failed']} failed{unjudged(must)}")
         should_word = "failed" if self.settings.strict else "warnings"
-        tr.write_line(f"SHOULD   {should['passed']} met, {should['failed'] + should['warning']} {should_word}")
+        tr.write_line(f"SHOULD   {should['passed']} met, {should['failed'] + should['warning']} {should_word}"
+                      f"{unjudged(should)}")
         if response["status"] is not None:
             tr.write_line(f"exchange status {response['status']}, {response['body_bytes']} bytes, "
                           f"{response['events']} events; ended: {ending['detail']} at {ending['time']:.3f} s")
@@ -240,6 +290,8 @@ class Suite:
         if self.role == "controller" and len(self.worker_documents) > 1:
             tr.write_line(f"         (one exchange of each of {len(self.worker_documents)} pytest-xdist workers "
                           f"judged its share; the first shown)")
+        if doc.get("requests"):
+            tr.write_line(f"requests {sent_line(doc['requests'])}")
         for entry in doc["requirements"]:
             for note in entry["notes"]:
                 tr.write_line(f"{entry['id']}: {note}")
@@ -248,6 +300,28 @@ class Suite:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self._cleanup.close()
         self.server = None
+
+
+KIND_WORDS = {"canonical": "canonical", "drawn": "drawn", "shrink": "to shrink a failure", "bad": "bad",
+              "dropped": "dropped after their first event", "after-drops": "after the drops",
+              "concurrent": "opened at once"}
+
+
+def sent_line(requests: dict[str, Any]) -> str:
+    """What the run sent, in one line: '24 sent (1 canonical, 3 drawn, ...); 2 retried after 429 (2 s waited)'."""
+    kinds = ", ".join(f"{n} {KIND_WORDS.get(kind, kind)}" for kind, n in requests["by_kind"].items())
+    line = f"{requests['sent']} sent ({kinds}); planned: at most {requests['planned']['most']} before retries"
+    retried = sum(requests["retried"].values())
+    if retried:
+        statuses = "/".join(requests["retried"])
+        line += (f"; {retried} {'were retries' if retried != 1 else 'was a retry'} after {statuses}, "
+                 f"{requests['waited']:g} s waited as Retry-After asked")
+    refused = sum(requests["refused"].values())
+    if refused:
+        line += f"; {refused} still refused ({'/'.join(requests['refused'])}) and not judged"
+    if requests["cut_by_deadline"]:
+        line += f"; {requests['cut_by_deadline']} not made or cut short by --sse-deadline"
+    return line
 
 
 class XdistController:
@@ -293,8 +367,11 @@ class RequirementItem(pytest.Item):
             if self.requirement.level is Level.MUST or self.suite.settings.strict:
                 raise NonConformance(text)
             warnings.warn(ConformanceWarning(text), stacklevel=1)
-        elif verdict.outcome in (Outcome.BLOCKED, Outcome.NOT_APPLICABLE):
-            pytest.skip(visible_text(self.suite.redact(verdict.reason)))
+        elif verdict.outcome in (Outcome.BLOCKED, Outcome.NOT_APPLICABLE, Outcome.NOT_JUDGED):
+            reason = visible_text(self.suite.redact(verdict.reason))
+            if verdict.outcome is Outcome.NOT_JUDGED:
+                self.user_properties.append(("reason", reason))  # JUnit: why it could not be judged
+            pytest.skip(reason)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, NonConformance):

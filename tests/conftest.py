@@ -28,6 +28,9 @@ from reference_server import ServerThread
 FAST = [
     "--sse-timeout", "0.5", "--sse-done-grace", "0.5", "--sse-stream-timeout", "5",
     "--sse-examples", "3", "--sse-disconnects", "3", "--sse-concurrency", "2", "--sse-seed", "1",
+    # The reference server shares this process (and its GIL): two own requests in flight at once
+    # keep each well inside the 0.5 s timeout on a loaded machine.
+    "--sse-parallel", "2",
 ]
 REPORT_SCHEMA = Draft202012Validator(load_schema())
 SELF_TEST_TIMEOUT = 300  # seconds a self-test may take (pytest-timeout), far above any test's need

@@ -48,9 +48,20 @@ def test_defaults_pass_and_report_timing_of_streams_at_once(pytester, reference)
 
     run = run_suite(pytester, reference.url("/chat/stream"), "--sse-concurrency", "8")
     assert run.ret == 0, run.output
-    assert "REQUEST-ANY-VALID: 10 requests drawn from the request schema" in run.output
+    assert "REQUEST-ANY-VALID: 3 requests drawn, varying prompt" in run.output
+    assert "LIFECYCLE-DISCONNECT: 3 streams dropped after their first event" in run.output
+    assert re.search(r"LIFECYCLE-CONCURRENT: 8 streams, at most 8 open at once: first event after \d+ ms", run.output)
+
+
+def test_thorough_depth_makes_more_own_requests(pytester, reference):
+    from tests.conftest import run_suite
+
+    run = run_suite(pytester, reference.url("/chat/stream"), "--sse-depth", "thorough", "--sse-seed", "3")
+    assert run.ret == 0, run.output
+    assert "own requests (thorough depth): 10 drawn" in run.output
     assert "LIFECYCLE-DISCONNECT: 20 streams dropped after their first event" in run.output
-    assert re.search(r"LIFECYCLE-CONCURRENT: 8 streams at once: first event after \d+ ms", run.output)
+    assert run.report["requests"]["by_kind"] == {"canonical": 1, "concurrent": 8, "bad": 13, "dropped": 20,
+                                                 "after-drops": 1, "drawn": 10}
 
 
 def test_a_stalling_target_costs_no_timeout_per_bad_request(suite):
@@ -76,4 +87,4 @@ def test_a_schema_hypothesis_cannot_draw_from_is_not_a_pass(pytester, reference)
     (profile / "example.json").write_text(json.dumps({"prompt": "z" * 30, "stream": True}))
     run = run_suite(pytester, reference.url("/chat/stream"), *FAST, "--sse-profile", str(profile), "-rs")
     assert run.outcomes["REQUEST-ANY-VALID"] == "skipped", run.output
-    assert "Hypothesis could not draw a request from the request schema" in run.output
+    assert "Hypothesis could not draw a request varying the canonical one (Unsatisfiable" in run.output

@@ -29,7 +29,7 @@ def test_the_suite_passes_spread_over_two_workers(pytester):
     result.assert_outcomes(passed=len(checked))
     assert "verdict  CONFORMS" in out
     header_seed = re.search(r"\(seed (\d+); --sse-seed", out).group(1)
-    assert f"drawn from the request schema (seed {header_seed})" in out
+    assert f"requests drawn, varying prompt (seed {header_seed})" in out
     doc = json.loads((pytester.path / "reports" / "sse-conformance.json").read_text(encoding="utf-8"))
     assert [e["id"] for e in doc["requirements"]] == checked
     assert {e["result"] for e in doc["requirements"]} == {"passed"}

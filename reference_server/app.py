@@ -14,7 +14,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -27,7 +27,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from conformance import load_profile
 
-from . import anthropic_messages, openai_chat
+from . import anthropic_messages, openai_chat, vendors
 from .faults import FAULTS, Fault
 from .handling import Handling
 from .plan import Plan
@@ -54,18 +54,24 @@ def error(
     headers: dict[str, str] | None = None,
     as_json: bool = True,
     shape: ErrorBody = simple_error,
+    code: str | None = None,
 ) -> Response:
     if not as_json:
         return PlainTextResponse(f"Error: {message}", status_code=status, headers=headers)
-    return JSONResponse(shape(message, kind), status_code=status, headers=headers)
+    body = shape(message, kind)
+    if code is not None and isinstance(body.get("error"), dict):
+        body["error"]["code"] = code  # e.g. OpenAI's "model_not_found"
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 @dataclass
 class ServerState:
-    """What the server shares across requests: streams in flight, and whether a client dropped one."""
+    """What the server shares across requests: streams in flight, and the requests whose streams
+    a client dropped (the break-after-drop fault's poisoned cache)."""
 
     in_flight: int = 0
-    dropped: bool = False
+    dropped: set[str] = field(default_factory=set)
+    slots: vendors.StreamSlots = field(default_factory=vendors.StreamSlots)  # the stream-limit variant's
 
 
 def simple_plan(body: dict[str, Any], response_id: str, n_chunks: int) -> Plan:
@@ -88,15 +94,18 @@ DIALECTS: dict[str, Dialect] = {
         "anthropic-messages", anthropic_messages.make_plan, anthropic_messages.FAULTS, anthropic_messages.error_body
     ),
 }
+for _dialect in DIALECTS.values():  # every dialect plays real vendors' habits too
+    vendors.register(_dialect.faults, _dialect.profile, load_profile(_dialect.profile).example)
 
 
 class PlanResponse(Response):
     """Writes a plan to the client, stopping as soon as the client goes away."""
 
-    def __init__(self, plan: Plan, state: ServerState, mark_drops: bool = False) -> None:
+    def __init__(self, plan: Plan, state: ServerState, mark_drops: str | None = None, holds_slot: bool = False) -> None:
         self.plan = plan
         self.state = state
-        self.mark_drops = mark_drops
+        self.mark_drops = mark_drops  # the request's key, remembered if its stream is dropped
+        self.holds_slot = holds_slot  # one of the stream-limit variant's slots, given back at the end
         self.complete = False  # set before the last message, so a close after it is no drop
         self.status_code = plan.status
         self.background = None
@@ -107,8 +116,8 @@ class PlanResponse(Response):
             async def watch() -> None:
                 while (await receive())["type"] != "http.disconnect":
                     pass
-                if self.mark_drops and not self.complete:
-                    self.state.dropped = True
+                if self.mark_drops is not None and not self.complete:
+                    self.state.dropped.add(self.mark_drops)
                 tg.cancel_scope.cancel()  # the client left: stop generating
 
             async def send_marking_the_end(message: Message) -> None:
@@ -126,6 +135,8 @@ class PlanResponse(Response):
                 pass  # the client left mid-write
             finally:
                 self.state.in_flight -= 1
+                if self.holds_slot:
+                    self.state.slots.give_back(dropped=not self.complete)
             tg.cancel_scope.cancel()
 
 
@@ -154,9 +165,8 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
             if fault.stage == "request":
                 fault.apply(handling)
         fail = partial(refuse, as_json=handling.error_json)
-        if handling.fail_after_drop and state.dropped:
-            state.dropped = False
-            return fail(500, "internal error after a client went away", "server_error")
+        if (answer := vendors.gate(handling, request.headers, fail)) is not None:
+            return answer
         if request.method not in handling.methods:
             allow = {"Allow": ", ".join(handling.methods)} if handling.allow_header else None
             return fail(405, f"use {' or '.join(handling.methods)} for {request.url.path}", headers=allow)
@@ -190,6 +200,12 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
                         f"{problem.message}")
         if problem is not None:
             body = profile.example
+        key = json.dumps(body, sort_keys=True)
+        if handling.fail_after_drop and key in state.dropped:
+            state.dropped.discard(key)  # the poisoned entry answers once, then is gone
+            return fail(500, "internal error after a client went away", "server_error")
+        if (answer := vendors.admit(handling, body, state.slots, fail)) is not None:
+            return answer
         plan = dialect.plan(body, handling.response_id or f"msg_{uuid.uuid4().hex[:12]}", max(n_chunks, 1))
         plan.delay = pause
         plan.stamp = request.query_params.get("stamp") == "1"
@@ -203,7 +219,8 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
         for fault in faults:
             if fault.stage == "response":
                 fault.apply(plan)
-        return PlanResponse(plan, state, mark_drops=handling.fail_after_drop)
+        return PlanResponse(plan, state, mark_drops=key if handling.fail_after_drop else None,
+                            holds_slot=handling.stream_limit is not None)
 
     async def faults(request: Request) -> Response:
         # Every dialect's faults; ?fault= takes those of the path it is given on.

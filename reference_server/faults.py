@@ -42,13 +42,20 @@ class Fault:
     stage: str = "response"  # "request": applied before the request is validated
     raw: bool = False  # served only by the byte-exact listener (raw.py): uvicorn cannot send it
     suite_args: tuple[str, ...] = ()  # suite options that judge it quickly (see SHORT_STREAM ...)
+    not_judged: bool = False  # the suite cannot judge the endpoint at all: its verdict is NOT JUDGED
+
+    @property
+    def verdict(self) -> str:
+        """The run's verdict the suite must reach, as the JSON report names it."""
+        return "not-judged" if self.not_judged else "does-not-conform" if self.trips else "conforms"
 
     def describe(self) -> dict[str, object]:
         return {
             "name": self.name,
             "breaks": self.breaks,
             "trips": sorted(self.trips),
-            "benign": not self.trips,
+            "benign": self.verdict == "conforms",
+            "verdict": self.verdict,
             "listener": "raw" if self.raw else "main",
             "suite_args": list(self.suite_args),
         }
@@ -65,13 +72,14 @@ def fault(
     raw: bool = False,
     suite_args: tuple[str, ...] = (),
     registry: dict[str, Fault] = FAULTS,
+    not_judged: bool = False,
 ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
     """Register a fault in ``registry``: FAULTS (the simple profile's) unless a dialect names its own."""
 
     def register(apply: Callable[[Any], None]) -> Callable[[Any], None]:
         if name in registry:
             raise ValueError(f"fault {name} registered twice")
-        registry[name] = Fault(name, breaks, frozenset(trips), apply, stage, raw, suite_args)
+        registry[name] = Fault(name, breaks, frozenset(trips), apply, stage, raw, suite_args, not_judged)
         return apply
 
     return register
@@ -409,7 +417,8 @@ def _405_no_allow(handling: Handling) -> None:
     handling.allow_header = False
 
 
-@fault("break-after-drop", "answers the request after a dropped stream with 500", "LIFECYCLE-DISCONNECT",
+@fault("break-after-drop", "answers the next request like a dropped stream's with 500 (as a cache the drop "
+       "poisoned would)", "LIFECYCLE-DISCONNECT",
        stage="request")
 def _break_after_drop(handling: Handling) -> None:
     handling.fail_after_drop = True

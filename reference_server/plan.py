@@ -65,6 +65,7 @@ class Plan:
     encoding: str | None = None  # "gzip": each write compressed and flushed
     content_length: bool = False  # send a Content-Length (the body is computed up front anyway)
     stall_before_headers: float = 0.0
+    preamble: list[tuple[float, bytes]] = field(default_factory=list)  # (pause, bytes) written before the frames
     stall_after: int | None = None  # frames written before the stall
     stall_for: float = 0.0
     linger: float = 0.0  # the response stays open this long after the last frame

@@ -77,6 +77,8 @@ def _steps(plan: Plan) -> Iterator[Step]:
     if plan.huge_line:
         yield from _huge_line(plan.size or HUGE_LINE_BYTES)
         return
+    for pause, data in plan.preamble:
+        yield Step(pause, data)
     frames = plan.frames()
     if plan.write == "once":
         yield Step(BUFFER_SECONDS, b"".join(frames))

@@ -12,6 +12,7 @@ import pytest
 
 from conformance import REGISTRY, load_profile
 from conformance._catalogue import requirements
+from conformance._report import VERDICTS
 from reference_server import FAULTS
 from reference_server.app import DIALECTS
 from tests.conftest import FAST, run_suite
@@ -33,10 +34,9 @@ def test_suite_fails_exactly_what_the_fault_trips(pytester, reference, name):
     run = run_suite(pytester, url, *FAST, "--sse-strict", *lean, *fault.suite_args)
     assert run.failed == fault.trips, run.output
     assert set(run.outcomes) == CATALOGUE
-    if fault.trips:
-        assert run.ret == 1 and "DOES NOT CONFORM (strict)" in run.output
-    else:
-        assert run.ret == 0 and "CONFORMS (strict)" in run.output, run.output
+    assert run.report is not None and run.report["verdict"] == fault.verdict, run.output
+    assert run.ret == (0 if fault.verdict == "conforms" else 1), run.output
+    assert f"verdict  {VERDICTS[fault.verdict]} (strict)" in run.output
     assert "Traceback" not in run.output
 
 
@@ -62,7 +62,8 @@ def test_get_faults_lists_the_registry(reference):
     for entry in listed:
         fault = FAULTS[entry["name"]]
         assert entry["trips"] == sorted(fault.trips)
-        assert entry["benign"] is (not fault.trips)
+        assert entry["benign"] is (fault.verdict == "conforms")
+        assert entry["verdict"] == fault.verdict
         assert entry["breaks"] == fault.breaks
         assert entry["suite_args"] == list(fault.suite_args)
 

@@ -86,9 +86,12 @@ DIALECT_FAULT_CASES = [(p, name) for p, registry in sorted(DIALECT_FAULTS.items(
 @pytest.mark.parametrize(("profile", "fault"), DIALECT_FAULT_CASES, ids=[f"{p}-{f}" for p, f in DIALECT_FAULT_CASES])
 def test_dialect_fault_fails_exactly_its_requirements(dialect, profile, fault):
     trips = DIALECT_FAULTS[profile][fault].trips
-    run = dialect(profile, f"fault={fault}", *NO_PROBES, request=FAULT_REQUESTS.get((profile, fault)))
+    registered = DIALECT_FAULTS[profile][fault]
+    run = dialect(profile, f"fault={fault}", *NO_PROBES, *registered.suite_args,
+                  request=FAULT_REQUESTS.get((profile, fault)))
     assert run.failed == trips, run.output
-    assert run.ret == (1 if trips else 0)
+    assert run.report is not None and run.report["verdict"] == registered.verdict, run.output
+    assert run.ret == (0 if registered.verdict == "conforms" else 1)
 
 
 @pytest.mark.parametrize("profile", sorted(DIALECT_FAULTS))

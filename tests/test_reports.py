@@ -4,6 +4,7 @@ can inject markup into them, nor any secret leak into any artifact of a run."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from html import escape
 from html.parser import HTMLParser
@@ -13,6 +14,7 @@ import pytest
 
 from conformance import load_profile
 from conformance._catalogue import requirements
+from conformance._model import ordinal
 from conformance._html import COLORS, timeline
 from reference_server import FAULTS
 from reference_server.faults import HOSTILE_MARKUP
@@ -122,6 +124,33 @@ def test_junit_xml_names_every_requirement_and_its_result(suite, pytester):
     assert names["PAYLOAD-JSON"] == ("MUST", "failed", True)
     assert names["FRAME-KNOWN-FIELDS"] == ("SHOULD", "warning", False)  # passes, and says so
     assert names["HTTP-STATUS"] == ("MUST", "passed", False)
+
+
+# -- the terminal --------------------------------------------------------------------------
+
+
+def test_a_should_warning_reads_as_a_finding_about_the_endpoint(suite):
+    out = suite("fault=hostile-content").output  # FRAME-KNOWN-FIELDS: a SHOULD not met
+    # Not a Python warning: no plugin path, no source line, no pytest warnings summary.
+    for plugin_line in ("plugin.py", "warnings.warn", "ConformanceWarning", "warnings summary"):
+        assert plugin_line not in out
+    assert re.search(r"^sse-conformance [.FsW]*W[.FsW]* +\[100%\]$", out, re.MULTILINE), out  # W, where it ran
+    assert "= SHOULD not met: warnings (--sse-strict fails them) =" in out
+    assert "  1. unknown field '<script>alert(1)</script>' is ignored by clients" in out
+    assert re.search(r"^SHOULD +10 met, 1 warning, 1 not judged$", out, re.MULTILINE), out
+    assert re.search(r"^=+ 2 failed, 25 passed, 4 skipped, 1 warned in [\d.]+s =+$", out, re.MULTILINE), out
+
+
+def test_event_numbers_count_from_zero_and_say_so_everywhere(suite):
+    run = suite("fault=no-done")
+    n = run.report["exchange"]["response"]["events"]
+    [entry] = [e for e in run.report["requirements"] if e["id"] == "DONE-PRESENT"]
+    [v] = entry["violations"]
+    assert v["event"] == n - 1 and v["message"].endswith(f"after event {n - 1} without '[DONE]'")
+    where = f"event {n - 1} (the {ordinal(n)}), byte {v['offset']}"
+    assert v["where"] == where
+    counted = f"{n} events (numbered 0 to {n - 1})"
+    assert f"where:    {where}" in run.output and f", {counted}; ended:" in run.output
 
 
 # -- nothing the target sends becomes markup -----------------------------------------------

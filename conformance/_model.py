@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["Level", "Requirement", "Violation", "Ending", "EndKind"]
+__all__ = ["Level", "Requirement", "Violation", "Ending", "EndKind", "ordinal"]
 
 
 class Level(str, enum.Enum):
@@ -39,14 +39,23 @@ class Violation:
     excerpt_offset: int | None = None
 
     def where(self) -> str:
+        """Event, byte offset and time, as a reader reads them. Events are numbered from 0
+        in every message (the parser's index), so the number says which one it is too:
+        "event 7 (the 8th)" beside "8 events" leaves no doubt."""
         parts = []
         if self.event is not None:
-            parts.append(f"event {self.event}")
+            parts.append(f"event {self.event} (the {ordinal(self.event + 1)})")
         if self.offset is not None:
             parts.append(f"byte {self.offset}")
         if self.time is not None:
             parts.append(f"{self.time:.3f} s")
         return ", ".join(parts)
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ... 11th, 12th, 13th, ... 21st."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 class EndKind(str, enum.Enum):

@@ -1,10 +1,23 @@
-"""Text renderings of untrusted bytes and of verdicts, shared by the terminal and the reports."""
+"""Text renderings of untrusted bytes, of counts and of verdicts, shared by the terminal and the reports."""
 
 from __future__ import annotations
 
-from ._rules import Outcome, Verdict
+from typing import Any
 
-__all__ = ["visible", "visible_rows", "visible_text", "render_verdict"]
+from ._rules import VIOLATIONS_KEPT
+
+__all__ = [
+    "visible",
+    "visible_rows",
+    "visible_text",
+    "plural",
+    "events_phrase",
+    "verdict_word",
+    "result_word",
+    "result_count",
+    "kept_note",
+    "render_entry",
+]
 
 # Control characters made visible, so a reader sees the framing bytes themselves.
 _SYMBOLS = {0x0D: "␍", 0x0A: "␊", 0x00: "␀", 0x09: "␉", 0x7F: "␡", 0xFEFF: "⟨BOM⟩"}
@@ -60,27 +73,68 @@ def visible_text(text: str) -> str:
     return text.translate(_TABLE)
 
 
-def render_verdict(v: Verdict) -> str:
-    """The failure text of one requirement: what, expected, received, where, the bytes."""
-    req = v.requirement
-    lines = [f"{req.id} [{req.level.value}] {req.title}", f"  source: {req.source}" + (f" <{req.url}>" if req.url else "")]
-    # Messages quote the target: made visible, so no escape sequence reaches a terminal.
-    if v.outcome is not Outcome.FAILED:
-        lines.append(f"  {visible_text(v.reason)}")
+def plural(n: int, noun: str, nouns: str = "") -> str:
+    """``1 event``, ``2 events``; ``nouns`` where adding an s is wrong."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
+def events_phrase(n: int) -> str:
+    """A count of events that says how messages number them (from 0, as the parser does)."""
+    if n == 0:
+        return "0 events"
+    return f"{plural(n, 'event')} (numbered {'0' if n == 1 else f'0 to {n - 1}'})"
+
+
+# The words a reader sees for the report document's values. A value missing here (a new
+# verdict or result) is shown as itself, spelled out: "not-judged" as NOT JUDGED.
+VERDICT_WORDS = {"conforms": "CONFORMS", "does-not-conform": "DOES NOT CONFORM", "not-judged": "NOT JUDGED"}
+RESULT_WORDS = {"passed": "met", "failed": "failed", "warning": "warning", "skipped": "skipped",
+                "not-judged": "not judged"}
+
+
+def verdict_word(verdict: str) -> str:
+    return VERDICT_WORDS.get(verdict) or verdict.replace("-", " ").upper()
+
+
+def result_word(result: str) -> str:
+    return RESULT_WORDS.get(result) or result.replace("-", " ")
+
+
+def result_count(result: str, n: int) -> str:
+    """``3 met``, ``1 failed``, ``1 warning``, ``2 warnings``, ``4 not judged``."""
+    return plural(n, "warning") if result == "warning" else f"{n} {result_word(result)}"
+
+
+def kept_note(count: int, kept: int) -> str:
+    """What became of violations found past those kept (empty if none were dropped)."""
+    if count <= kept:
+        return ""
+    return (
+        f"{count - kept} more {'was' if count - kept == 1 else 'were'} counted but not kept "
+        f"(the suite keeps the first {VIOLATIONS_KEPT} of each requirement)"
+    )
+
+
+def render_entry(entry: dict[str, Any]) -> str:
+    """The text of one requirement's result, from its report entry (``_report``): what,
+    expected, received, where, the bytes. The entry's text is final (redacted and made
+    visible), so it is not made visible again: that would turn its symbols into code points."""
+    lines = [
+        f"{entry['id']} [{entry['level']}] {entry['title']}",
+        f"  source: {entry['source']}" + (f" <{entry['source_url']}>" if entry["source_url"] else ""),
+    ]
+    if not entry["violations"]:
+        lines.append(f"  {entry['message']}")
         return "\n".join(lines)
-    for n, viol in enumerate(v.violations, 1):
-        lines.append(f"  {n}. {visible_text(viol.message)}")
-        if viol.expected:
-            lines.append(f"     expected: {visible_text(viol.expected)}")
-        if viol.received:
-            lines.append(f"     received: {visible_text(viol.received)}")
-        where = viol.where()
-        if where:
-            lines.append(f"     where:    {where}")
-        if viol.excerpt:
+    for n, viol in enumerate(entry["violations"], 1):
+        lines.append(f"  {n}. {viol['message']}")
+        for label in ("expected", "received", "where"):
+            if viol[label]:
+                lines.append(f"     {label + ':':<9} {viol[label]}")
+        if viol["excerpt"]:
             lines.append("     bytes:")
-            lines.extend("     " + row for row in visible(viol.excerpt, viol.excerpt_offset).split("\n"))
-    more = v.count - len(v.violations)
-    if more > 0:
-        lines.append(f"  ... and {more} more violation{'s' if more > 1 else ''} of {req.id}")
+            lines.extend(f"     {row['offset']:>8}  {row['text']}" for row in viol["excerpt"]["rows"])
+    count, kept = entry["violation_count"], len(entry["violations"])
+    if count > kept:
+        lines.append(f"  {count} violations in all: the {kept} above, and {kept_note(count, kept)}")
     return "\n".join(lines)

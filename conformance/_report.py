@@ -28,7 +28,6 @@ from ._transcript import Transcript
 
 __all__ = [
     "REPORT_FORMAT",
-    "VERDICTS",
     "Result",
     "Tally",
     "RunInfo",
@@ -52,9 +51,6 @@ class Result(str, enum.Enum):
     SKIPPED = "skipped"  # moot (blocked by an earlier failure) or not applicable
     NOT_JUDGED = "not-judged"  # the suite could not judge it (unreachable, refused, rate-limited)
 
-
-# The run's verdict, as the JSON report names it, and as people read it.
-VERDICTS = {"conforms": "CONFORMS", "does-not-conform": "DOES NOT CONFORM", "not-judged": "NOT JUDGED"}
 
 
 def result_of(verdict: Verdict, strict: bool) -> Result:

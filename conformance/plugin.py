@@ -9,7 +9,6 @@ run writes its reports: JSON always, HTML through pytest-html when that plugin i
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,26 +20,22 @@ from . import __version__
 from ._model import Level, Requirement
 from ._profile import Profile, ProfileError, load_profile
 from ._redact import Redactor, redact_url, redacting_log_records, url_secrets
-from ._render import render_verdict, visible_text
+from ._render import events_phrase, plural, render_entry, result_count, verdict_word
 from ._catalogue import requirements
 from ._budget import Budget
 from ._probes import PROBES, Probe, ProbeContext, planned, probe_for, run_probes
 from ._probes_bad import bad_requests
-from ._report import VERDICTS, RunInfo, build_report, merge_reports, result_of, write_report
-from ._rules import Outcome, Verdict
+from ._report import Result, RunInfo, build_report, merge_reports, requirement_entry, result_of, write_report
+from ._rules import Verdict
 from ._settings import Settings, add_options, read_settings
 from ._suite import Canonical, canonical_body, run_canonical
 
-__all__ = ["ConformanceWarning", "NonConformance"]
+__all__ = ["NonConformance"]
 
 SUITE_KEY = pytest.StashKey["Suite"]()
 HTML_NAME = "sse-conformance.html"
 JSON_NAME = "sse-conformance.json"
 CSS = Path(__file__).with_name("report.css")
-
-
-class ConformanceWarning(UserWarning):
-    """A SHOULD-level requirement the target does not meet (fails only with --sse-strict)."""
 
 
 class NonConformance(AssertionError):
@@ -263,28 +258,38 @@ class Suite:
             if doc["verdict"] == "not-judged" and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:
+        # A SHOULD not met passes without --sse-strict, but is no plain pass: "W" in the
+        # progress line, WARNING with -v, and "N warned" in the line that ends the run.
+        if report.when == "call" and dict(report.user_properties).get("result") == Result.WARNING.value:
+            return "warned", "W", ("WARNING", {"yellow": True})
+        return None
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         # Told from the report document, which a pytest-xdist controller merges from its workers'.
         doc = self.document()
         if doc is None:
             return
-        must, should = doc["summary"][Level.MUST.value], doc["summary"][Level.SHOULD.value]
-        response, ending = doc["exchange"]["response"], doc["exchange"]["ending"]
         tr = terminalreporter
+        warned = [entry for entry in doc["requirements"] if entry["result"] == Result.WARNING.value]
+        if warned and tr.config.option.tbstyle != "no":
+            # Right after pytest's FAILURES, in their form: each with its evidence.
+            tr.write_sep("=", "SHOULD not met: warnings (--sse-strict fails them)")
+            for entry in warned:
+                tr.write_sep("_", f"{entry['id']} [{entry['level']}] {entry['title']}")
+                tr.write_line(render_entry(entry))
+        response, ending = doc["exchange"]["response"], doc["exchange"]["ending"]
         tr.write_sep("=", "sse-conformance")
         tr.write_line(f"target   {self.shown_target}")
-        tr.write_line(f"verdict  {VERDICTS[doc['verdict']]}{' (strict)' if self.settings.strict else ''}")
+        tr.write_line(f"verdict  {verdict_word(doc['verdict'])}{' (strict)' if self.settings.strict else ''}")
+        for level in (Level.MUST, Level.SHOULD):
+            tr.write_line(f"{level.value:<8} {self._counts(level, doc['summary'][level.value])}")
         if doc.get("cause"):
             tr.write_line(f"cause    {doc['cause']['cause']}")
             tr.write_line(f"check    {doc['cause']['check']}")
-        unjudged = lambda row: f", {row['not-judged']} not judged" if row["not-judged"] else ""  # noqa: E731
-        tr.write_line(f"MUST     {must['passed']} met, {must['failed']} failed{unjudged(must)}")
-        should_word = "failed" if self.settings.strict else "warnings"
-        tr.write_line(f"SHOULD   {should['passed']} met, {should['failed'] + should['warning']} {should_word}"
-                      f"{unjudged(should)}")
         if response["status"] is not None:
-            tr.write_line(f"exchange status {response['status']}, {response['body_bytes']} bytes, "
-                          f"{response['events']} events; ended: {ending['detail']} at {ending['time']:.3f} s")
+            tr.write_line(f"exchange status {response['status']}, {plural(response['body_bytes'], 'byte')}, "
+                          f"{events_phrase(response['events'])}; ended: {ending['detail']} at {ending['time']:.3f} s")
         else:
             tr.write_line(f"exchange no response: {ending['detail']}")
         if self.role == "controller" and len(self.worker_documents) > 1:
@@ -296,6 +301,13 @@ class Suite:
             for note in entry["notes"]:
                 tr.write_line(f"{entry['id']}: {note}")
         tr.write_line(f"report   {self.json_path}")
+
+    def _counts(self, level: Level, counts: dict[str, int]) -> str:
+        """``15 met, 1 failed, 2 not judged``: met, and what fails at this level and strictness,
+        always; any other result (and any a later report format adds) when it occurred."""
+        fails = Result.FAILED if level is Level.MUST or self.settings.strict else Result.WARNING
+        shown = [r for r, n in counts.items() if n or r in (Result.PASSED.value, fails.value)]
+        return ", ".join(result_count(r, counts[r]) for r in shown)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self._cleanup.close()
@@ -354,24 +366,24 @@ class RequirementItem(pytest.Item):
         super().__init__(**kwargs)
         self.requirement = requirement
         self.suite = suite
-        self.add_marker(pytest.mark.filterwarnings(f"always::{ConformanceWarning.__module__}.ConformanceWarning"))
+        self.entry: dict[str, Any] | None = None  # its report entry, once judged
         self.user_properties.append(("requirement", requirement.id))
         self.user_properties.append(("level", requirement.level.value))
 
     def runtest(self) -> None:
         verdict = self.suite.record(self.requirement.id)
+        result = result_of(verdict, self.suite.settings.strict)
         # In JUnit XML too: a SHOULD warning passes, and CI dashboards should still see it.
-        self.user_properties.append(("result", result_of(verdict, self.suite.settings.strict).value))
-        if verdict.outcome is Outcome.FAILED:
-            text = self.suite.redact(render_verdict(verdict))
-            if self.requirement.level is Level.MUST or self.suite.settings.strict:
-                raise NonConformance(text)
-            warnings.warn(ConformanceWarning(text), stacklevel=1)
-        elif verdict.outcome in (Outcome.BLOCKED, Outcome.NOT_APPLICABLE, Outcome.NOT_JUDGED):
-            reason = visible_text(self.suite.redact(verdict.reason))
-            if verdict.outcome is Outcome.NOT_JUDGED:
-                self.user_properties.append(("reason", reason))  # JUnit: why it could not be judged
-            pytest.skip(reason)
+        self.user_properties.append(("result", result.value))
+        # Told from its report entry, as the reports tell it: redacted, made visible.
+        self.entry = requirement_entry(verdict, self.suite.settings.strict, self.suite.redact)
+        if result is Result.FAILED:
+            raise NonConformance(render_entry(self.entry))
+        if result is Result.NOT_JUDGED:
+            self.user_properties.append(("reason", self.entry["message"]))  # JUnit: why it could not be judged
+        if result in (Result.SKIPPED, Result.NOT_JUDGED):
+            pytest.skip(self.entry["message"])
+        # A warning passes; the terminal summary shows its evidence (pytest_report_teststatus).
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, NonConformance):

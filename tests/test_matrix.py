@@ -12,7 +12,7 @@ import pytest
 
 from conformance import REGISTRY, load_profile
 from conformance._catalogue import requirements
-from conformance._report import VERDICTS
+from conformance._render import verdict_word
 from reference_server import FAULTS
 from reference_server.app import DIALECTS
 from tests.conftest import FAST, run_suite
@@ -36,7 +36,7 @@ def test_suite_fails_exactly_what_the_fault_trips(pytester, reference, name):
     assert set(run.outcomes) == CATALOGUE
     assert run.report is not None and run.report["verdict"] == fault.verdict, run.output
     assert run.ret == (0 if fault.verdict == "conforms" else 1), run.output
-    assert f"verdict  {VERDICTS[fault.verdict]} (strict)" in run.output
+    assert f"verdict  {verdict_word(fault.verdict)} (strict)" in run.output
     assert "Traceback" not in run.output
 
 

@@ -116,7 +116,7 @@ def test_dialect_failure_message_names_expected_received_and_where(dialect):
     run = dialect("openai-chat", "fault=no-role", *NO_PROBES)
     assert "the first delta of choice 0 (event 0) carries no role" in run.output
     assert "expected: role 'assistant'" in run.output
-    assert "where:    event 0, byte 0" in run.output
+    assert "where:    event 0 (the 1st), byte 0" in run.output
 
 
 def test_terminator_event_near_miss_is_named(dialect):

@@ -4,6 +4,7 @@ can inject markup into them, nor any secret leak into any artifact of a run."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from html import escape
 from html.parser import HTMLParser
@@ -13,7 +14,10 @@ import pytest
 
 from conformance import load_profile
 from conformance._catalogue import requirements
-from conformance._html import COLORS, timeline
+from conformance._html_stream import COLORS, timeline
+from conformance._model import ordinal
+from conformance._report import load_schema
+from conformance._rules import VIOLATIONS_KEPT
 from reference_server import FAULTS
 from reference_server.faults import HOSTILE_MARKUP
 from tests.conftest import FAST, REPORT_SCHEMA, run_suite
@@ -124,7 +128,36 @@ def test_junit_xml_names_every_requirement_and_its_result(suite, pytester):
     assert names["HTTP-STATUS"] == ("MUST", "passed", False)
 
 
-# -- nothing the target sends becomes markup -----------------------------------------------
+# -- the terminal --------------------------------------------------------------------------
+
+
+def test_a_should_warning_reads_as_a_finding_about_the_endpoint(suite):
+    out = suite("fault=hostile-content").output  # FRAME-KNOWN-FIELDS: a SHOULD not met
+    # Not a Python warning: no plugin path, no source line, no pytest warnings summary.
+    for plugin_line in ("plugin.py", "warnings.warn", "ConformanceWarning", "warnings summary"):
+        assert plugin_line not in out
+    assert re.search(r"^sse-conformance [.FsW]*W[.FsW]* +\[100%\]$", out, re.MULTILINE), out  # W, where it ran
+    assert "= SHOULD not met: warnings (--sse-strict fails them) =" in out
+    assert "  1. unknown field '<script>alert(1)</script>' is ignored by clients" in out
+    assert re.search(r"^SHOULD +10 met, 1 warning, 1 not judged$", out, re.MULTILINE), out
+    assert re.search(r"^=+ 2 failed, 25 passed, 4 skipped, 1 warned in [\d.]+s =+$", out, re.MULTILINE), out
+
+
+def test_event_numbers_count_from_zero_and_say_so_everywhere(suite, pytester):
+    run = suite("fault=no-done")
+    n = run.report["exchange"]["response"]["events"]
+    [entry] = [e for e in run.report["requirements"] if e["id"] == "DONE-PRESENT"]
+    [v] = entry["violations"]
+    assert v["event"] == n - 1 and v["message"].endswith(f"after event {n - 1} without '[DONE]'")
+    where = f"event {n - 1} (the {ordinal(n)}), byte {v['offset']}"
+    assert v["where"] == where
+    counted = f"{n} events (numbered 0 to {n - 1})"
+    assert f"where:    {where}" in run.output and f", {counted}; ended:" in run.output
+    page = Elements(html_report(pytester)).text
+    assert where in page and counted in page
+
+
+# -- the HTML report, read without JavaScript ---------------------------------------------
 
 
 class Elements(HTMLParser):
@@ -148,48 +181,137 @@ class Elements(HTMLParser):
         return "".join(self.texts)
 
 
-# The elements the report's own fragments use; pytest-html renders them with innerHTML.
-FRAGMENT_TAGS = {"td", "a", "span", "div", "p", "b", "ol", "li", "table", "tr", "th", "caption"}
+class RequirementTable(HTMLParser):
+    """The requirement table as the page holds it, so as a browser shows it with JavaScript
+    off: one dict per requirement (its tbody's attributes, its own rows, its open
+    ``<details>``, its text) and every element inside the table."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[dict] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.depth = 0  # tables open, counting from the requirement table (0: outside it)
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table" and (self.depth or a.get("id") == "sse-requirements"):
+            self.depth += 1
+        if not self.depth:
+            return
+        self.tags.append((tag, a))
+        if self.depth == 1 and tag == "tbody":
+            self.rows.append({**a, "trs": 0, "open": 0, "text": ""})
+        elif self.rows and self.depth == 1 and tag == "tr":
+            self.rows[-1]["trs"] += 1
+        elif self.rows and tag == "details" and "open" in a:
+            self.rows[-1]["open"] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.depth and self.rows:
+            self.rows[-1]["text"] += data
+
+
+def html_report(pytester: pytest.Pytester) -> str:
+    return (pytester.path / "reports" / "sse-conformance.html").read_text(encoding="utf-8")
+
+
+def test_the_html_report_shows_the_verdict_and_its_evidence_without_javascript(suite, pytester):
+    run = suite("fault=hostile-content")  # two MUST failures and a SHOULD warning
+    html = html_report(pytester)
+    rows = RequirementTable(html).rows
+    entries = {e["id"]: e for e in run.report["requirements"]}
+    # Every requirement the run collected, once, failures first, warnings right after them.
+    assert sorted(r["id"] for r in rows) == sorted(run.outcomes) == sorted(entries)
+    results = [r["data-result"] for r in rows]
+    assert results == sorted(results, key=["failed", "warning", "skipped", "passed"].index)
+    assert results[:3] == ["failed", "failed", "warning"]
+    for row in rows:
+        entry = entries[row["id"]]
+        assert row["data-level"] == entry["level"] and row["data-result"] == entry["result"]
+        if not entry["violations"]:
+            assert row["trs"] == 1, row  # no empty spacer row under it
+            continue
+        assert (row["trs"], row["open"]) == (2, 1)  # its evidence, open, in the page itself
+        for v in entry["violations"]:
+            for text in (v["message"], v["expected"], v["received"], v["where"]):
+                assert text in row["text"]
+            assert all(line["text"] in row["text"] for line in v["excerpt"]["rows"])
+    # pytest-html's own table, built in the browser, is replaced: it holds no row.
+    [blob] = [a["data-jsonblob"] for _, a in Elements(html).tags if "data-jsonblob" in a]
+    assert json.loads(blob)["tests"] == {}
+    # The counts are the suite's: as many requirements as pytest collected.
+    page = Elements(html).text
+    assert f"{len(run.outcomes)} requirements checked: 2 failed, 1 warning, 4 not judged, 25 met" in page
+    assert "NO VERDICT" not in page and "DOES NOT CONFORM" in page
+
+
+def test_every_violation_kept_is_shown_and_the_rest_are_counted(suite, pytester):
+    run = suite("fault=ndjson")  # every line of the body breaks FRAME-KNOWN-FIELDS
+    [entry] = [e for e in run.report["requirements"] if e["id"] == "FRAME-KNOWN-FIELDS"]
+    count, kept = entry["violation_count"], len(entry["violations"])
+    assert count > kept == VIOLATIONS_KEPT
+    assert load_schema()["$defs"]["requirement"]["properties"]["violations"]["maxItems"] == VIOLATIONS_KEPT
+    more = f"{count - kept} more were counted but not kept (the suite keeps the first {kept} of each requirement)"
+    [row] = [r for r in RequirementTable(html_report(pytester)).rows if r["id"] == "FRAME-KNOWN-FIELDS"]
+    assert all(v["where"] in row["text"] for v in entry["violations"])
+    assert f"Evidence: {count} violations: the {kept} kept are all shown; {more}" in row["text"]
+    assert f"{count} violations in all: the {kept} above, and {more}" in run.output
+
+
+def test_a_run_the_suite_could_not_judge_shows_its_errors(pytester, reference, monkeypatch):
+    import conformance.plugin
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"transport broke: <b>{SECRET}</b>\x1b[31m")
+
+    monkeypatch.setattr(conformance.plugin, "run_canonical", broken)
+    run = run_suite(pytester, reference.url("/chat/stream"), *FAST, "--tb=short", "-k", "HTTP-STATUS or HTTP-CHARSET",
+                    "--sse-header", f"Authorization: Bearer {SECRET}")  # fmt: skip
+    assert run.failed == {"HTTP-STATUS", "HTTP-CHARSET"} and SECRET not in run.output
+    html = html_report(pytester)
+    assert SECRET not in html
+    table = RequirementTable(html)
+    assert [(r["id"], r["data-result"], r["open"]) for r in table.rows] == [
+        ("HTTP-STATUS", "error", 1), ("HTTP-CHARSET", "error", 0),  # the first error open, the repeat folded
+    ]  # fmt: skip
+    assert "transport broke: <b><redacted></b>␛[31m" in table.rows[0]["text"]
+    assert "b" not in {tag for tag, _ in table.tags}
+    assert "NO VERDICT" in Elements(html).text
+
+
+# -- nothing the target sends becomes markup -----------------------------------------------
+
+# The elements of the requirement table, the target's bytes among them.
+TABLE_TAGS = {"table", "thead", "tbody", "tr", "th", "td", "caption", "a", "span", "div", "p", "ol", "li",
+              "details", "summary", "pre"}  # fmt: skip
 
 
 def test_hostile_content_is_text_in_the_html_report(suite, pytester):
     run = suite("fault=hostile-content", "--sse-strict")
     assert run.failed == FAULTS["hostile-content"].trips
-    page = Elements((pytester.path / "reports" / "sse-conformance.html").read_text(encoding="utf-8"))
+    html = html_report(pytester)
+    page = Elements(html)
     # The page: pytest-html's own script and handler, no element or handler from the target.
     assert [tag for tag, _ in page.tags if tag == "script"] == ["script"]
     handlers = [(tag, name, value) for tag, attrs in page.tags for name, value in attrs.items() if name[:2] == "on"]
     assert handlers == [("div", "onclick", "location.reload()")]
     assert not [attrs for tag, attrs in page.tags if tag == "img" and attrs.get("src")]
     assert HOSTILE_MARKUP in page.text  # the response header, shown as text
-    # The table: pytest-html keeps its rows as JSON and inserts their HTML in the browser.
-    [blob] = [attrs["data-jsonblob"] for tag, attrs in page.tags if "data-jsonblob" in attrs]
-    fragments = []
-    for test in [t for tests in json.loads(blob)["tests"].values() for t in tests]:
-        fragments += test["resultsTableRow"] + [e["content"] for e in test["extras"]] + [test["log"]]
-    text = ""
-    for fragment in fragments:
-        parsed = Elements(fragment)
-        for tag, attrs in parsed.tags:
-            assert tag in FRAGMENT_TAGS, fragment
-            assert not any(name.startswith("on") for name in attrs), fragment
-            assert tag != "a" or (attrs["href"] or "").startswith("https://"), fragment
-        text += parsed.text
-    assert HOSTILE_MARKUP in text  # the bytes around the failure, as text
+    # The table, as static HTML: the bytes around each failure, as text.
+    table = RequirementTable(html)
+    for tag, attrs in table.tags:
+        assert tag in TABLE_TAGS, tag
+        assert not any(name.startswith("on") for name in attrs), attrs
+        assert tag != "a" or (attrs["href"] or "").startswith(("https://", "#")), attrs
+    text = "".join(row["text"] for row in table.rows)
+    assert HOSTILE_MARKUP in text
     assert "'quoted'␀⟨ff⟩\"}␊" in text  # NUL and the invalid byte, as symbols
-
-
-def test_html_table_rows_match_its_header(suite, pytester):
-    # The requirement columns replace pytest-html's own; a change in its markup must not
-    # shift every cell under the wrong heading.
-    suite("fault=no-done")
-    html = (pytester.path / "reports" / "sse-conformance.html").read_text(encoding="utf-8")
-    header = html.split('<thead id="results-table-head">', 1)[1].split("</thead>", 1)[0]
-    columns = header.count("<th")
-    [blob] = [a["data-jsonblob"] for _, a in Elements(html).tags if "data-jsonblob" in a]
-    rows = [t["resultsTableRow"] for tests in json.loads(blob)["tests"].values() for t in tests]
-    assert columns == 6 and {len(r) for r in rows} == {columns}
-    assert ['<td class="col-testId" data-result="failed">DONE-PRESENT</td>' in r for r in rows].count(True) == 1
 
 
 # -- no secret in any artifact ----------------------------------------------------------

@@ -46,7 +46,7 @@ def test_failure_message_names_expected_received_and_where(suite):
     out = run.output
     assert "PAYLOAD-JSON [MUST]" in out
     assert "expected: a JSON value" in out
-    assert "where:    event 1, byte " in out
+    assert "where:    event 1 (the 2nd), byte " in out
     assert "bytes:" in out
 
 

@@ -97,6 +97,10 @@ class Probe:
     async def run(self) -> None:
         raise NotImplementedError
 
+    async def follow_up(self) -> None:
+        """Work after every probe's exchanges are done (shrinking a failure, say): CPU it
+        takes then skews no exchange's timing, and its exchanges are judged alone."""
+
     def client(self) -> Transport:
         return make_client(self.ctx.url)
 
@@ -143,7 +147,11 @@ def run_probes(classes: Iterable[type[Probe]], ctx: ProbeContext) -> dict[type[P
         outcomes = await asyncio.gather(*(p.run() for p in firsts), return_exceptions=True)
         if any(f.count for p in firsts for f in p.findings.values()):
             ctx.budget.slots.shrink(1)
-        return [*outcomes, *await asyncio.gather(*(p.run() for p in rest), return_exceptions=True)]
+        outcomes += await asyncio.gather(*(p.run() for p in rest), return_exceptions=True)
+        ran = [p for p, o in zip([*firsts, *rest], outcomes) if not isinstance(o, BaseException)]
+        later = await asyncio.gather(*(p.follow_up() for p in ran), return_exceptions=True)
+        raised = {id(p): o for p, o in zip(ran, later) if isinstance(o, BaseException)}
+        return [raised.get(id(p), o) for p, o in zip([*firsts, *rest], outcomes)]
 
     outcomes = asyncio.run(run_all()) if runnable else []
     raised = {id(p): o for p, o in zip([*firsts, *rest], outcomes) if isinstance(o, Exception)}

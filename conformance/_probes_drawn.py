@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import tempfile
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.errors import HypothesisException
 
+from ._budget import Sent
 from ._model import Requirement
-from ._probes import MUST, Probe, probe, refusals, retried, shown, summary
+from ._probes import MUST, Checked, Probe, probe, refusals, retried, shown, summary
 from ._suite import failures
 from ._transport import Transport
 from ._vary import varied_requests
@@ -32,6 +35,18 @@ def _key(body: Any) -> str:
 
 class _RequestFailed(Exception):
     pass
+
+
+def _keep_hypothesis_out_of_cwd() -> None:
+    """Hypothesis keeps a Unicode table it computes once (a second of CPU) under
+    ``.hypothesis/`` in the current directory: a user's checkout, or a CI job's. Keep it in
+    the user's cache directory instead, where every later run finds it."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):  # no home directory to speak of: a fresh one per run
+        base = tempfile.mkdtemp(prefix="sse-conformance-")
+    set_hypothesis_home_dir(os.path.join(base, "sse-conformance", "hypothesis"))
 
 
 @probe
@@ -49,6 +64,12 @@ class AnyValidRequest(Probe):
     bodies: list[Any] | None = None  # drawn by prepare(); None: nothing to send (the finding says why)
     strategy: Any = None
 
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.sent: list[Sent[Checked]] = []
+        self.seen: dict[str, list[Verdict] | None] = {}  # by request: its failures, None if not judged
+        self._client: Transport | None = None
+
     def prepare(self) -> None:
         found = self.findings["REQUEST-ANY-VALID"]
         ctx = self.ctx
@@ -60,6 +81,7 @@ class AnyValidRequest(Probe):
         if not profile.vary:
             found.not_applicable = f"profile {profile.name} names nothing to vary ([requests.vary] in profile.toml)"
             return
+        _keep_hypothesis_out_of_cwd()
         self.strategy = varied_requests(profile.request_schema, profile.vary, ctx.body,
                                         profile.request_validator.is_valid)
         if self.strategy is None:
@@ -74,29 +96,49 @@ class AnyValidRequest(Probe):
             self.bodies = None
 
     async def run(self) -> None:
-        found = self.findings["REQUEST-ANY-VALID"]
-        ctx, profile, bodies = self.ctx, self.ctx.profile, self.bodies
+        bodies = self.bodies
         if bodies is None:
             return
-        async with self.client() as client:
-            sent = await asyncio.gather(*(self.checked(client, "drawn", body) for body in bodies))
-            seen: dict[str, list[Verdict] | None] = {}  # by request: its failures, None if not judged
-            for body, s in zip(bodies, sent):
-                seen[_key(body)] = None if s.result is None or s.refused else failures(s.result[1], ctx.settings.strict)
-            judged = sum(v is not None for v in seen.values())
-            drawn_failing = [(body, f) for body in bodies if (f := seen[_key(body)])]
-            failing = drawn_failing
-            if drawn_failing and ctx.settings.depth.shrinks:
-                loop = asyncio.get_running_loop()
-                failing = await asyncio.to_thread(
-                    self._shrink, loop, client, self.strategy, ctx.settings.examples, seen) or drawn_failing
+        # The client stays open for follow_up(), which may shrink a failure with it.
+        client = self._client = await self.client().__aenter__()
+        try:
+            self.sent = await asyncio.gather(*(self.checked(client, "drawn", body) for body in bodies))
+        except BaseException:
+            self._client = None
+            await client.__aexit__(None, None, None)
+            raise
+        for body, s in zip(bodies, self.sent):
+            self.seen[_key(body)] = self._failures(s)
+
+    async def follow_up(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        try:
+            await self._judge(client)
+        finally:
+            await client.__aexit__(None, None, None)
+
+    def _failures(self, s: Sent[Checked]) -> list[Verdict] | None:
+        """The failures of a sent request, None if it could not be judged."""
+        return None if s.result is None or s.refused else failures(s.result[1], self.ctx.settings.strict)
+
+    async def _judge(self, client: Transport) -> None:
+        found, ctx, bodies, sent = self.findings["REQUEST-ANY-VALID"], self.ctx, self.bodies or [], self.sent
+        judged = sum(v is not None for v in self.seen.values())
+        failing = [(body, f) for body in bodies if (f := self.seen[_key(body)])]
+        if failing and ctx.settings.depth.shrinks:
+            loop = asyncio.get_running_loop()
+            failing = await asyncio.to_thread(self._shrink, loop, client, self.strategy,
+                                              ctx.settings.examples, self.seen) or failing
         for note in (refusals(sent, "drawn requests"), retried(sent, "drawn requests")):
             if note:
                 found.notes.append(note)
         if not judged:
             found.not_judged = refusals(sent, "drawn requests")
             return
-        found.notes.append(f"{judged} requests drawn, varying {', '.join(profile.vary)} (seed {ctx.settings.seed})")
+        found.notes.append(f"{judged} requests drawn, varying {', '.join(ctx.profile.vary)} "
+                           f"(seed {ctx.settings.seed})")
         if failing:
             body, failed = min(failing, key=lambda f: len(_key(f[0])))
             found.fail(
@@ -153,8 +195,8 @@ class AnyValidRequest(Probe):
                 if left <= 0:
                     return  # shrinking budget spent: keep the smallest failure found so far
                 left -= 1
-                s = asyncio.run_coroutine_threadsafe(self.checked(client, "shrink", body), loop).result()
-                seen[key] = None if s.result is None or s.refused else failures(s.result[1], self.ctx.settings.strict)
+                seen[key] = self._failures(
+                    asyncio.run_coroutine_threadsafe(self.checked(client, "shrink", body), loop).result())
             failed = seen[key]
             if failed:
                 failing.append((body, failed))

@@ -4,9 +4,9 @@ streams at once (``_probes_lifecycle.py``).
 
 Their requirement IDs say so by their area (``REQUEST-*``, ``LIFECYCLE-*``), and so do
 their titles. A probe judges several requirements from the same exchanges, once per run.
-All the probes of a run go at once, their exchanges sharing the run's budget (``_budget.py``:
-slots, retries after 429/503, the deadline), so a run takes a few stream durations rather
-than one per request. Probes that hold more exchanges to the stream rules are not judged
+All the probes of a run go side by side, their exchanges sharing the run's budget
+(``_budget.py``: slots, retries after 429/503, the deadline), so a run takes a few stream
+durations rather than one per request (``run_probes`` says in what order). Probes that hold more exchanges to the stream rules are not judged
 while the canonical exchange already fails those rules: one root cause, reported once.
 """
 
@@ -57,12 +57,21 @@ class Probe:
     # Not judged while the canonical exchange fails: the probe holds more exchanges to
     # the same stream rules, so it would only repeat those failures.
     needs_conforming_canonical: ClassVar[bool] = True
-    # Goes first when probes run together: streams opened at once take their slots first.
-    first: ClassVar[bool] = False
+    # The streams opened at once: their probe starts first, and full streams of the other
+    # probes wait until it is done (see run_probes).
+    at_once: ClassVar[bool] = False
 
     def __init__(self, ctx: ProbeContext) -> None:
         self.ctx = ctx
         self.findings = {r.id: Findings(r) for r in self.requirements}
+        self._alone: asyncio.Event | None = None  # set when the streams opened at once are done
+
+    async def after_streams_at_once(self) -> None:
+        """Wait until the streams opened at once are done: a full stream of another probe
+        then does not overlap them (a server that breaks under concurrency shows it there,
+        once, not in every probe)."""
+        if self._alone is not None:
+            await self._alone.wait()
 
     def ready(self) -> bool:
         """Whether the probe's exchanges are worth making; if not, say why on every finding."""
@@ -129,32 +138,37 @@ def probe_for(requirement_id: str) -> type[Probe] | None:
 
 
 def run_probes(classes: Iterable[type[Probe]], ctx: ProbeContext) -> dict[type[Probe], dict[str, Verdict] | Exception]:
-    """Run the probes, sharing the run's budget. A probe that raises fails only its own
-    requirements (its exception is its result).
+    """Run the probes side by side, sharing the run's budget. A probe that raises fails only
+    its own requirements (its exception is its result).
 
-    The streams opened at once go first, alone: they are the probe about concurrency, and a
-    server that breaks under it shows that there, not in every other probe's streams. The
-    others then go side by side, as many at once as the budget allows; one at a time when
-    the endpoint just failed streams opened at once (so that failure is reported once).
+    The streams opened at once take their slots first. Until they are done, only requests
+    that stream no full answer go beside them (bad requests, streams dropped after their
+    first event); full streams of the other probes wait (``after_streams_at_once``), and go
+    one at a time if the streams opened at once failed (so that failure is reported once).
     """
     probes = [cls(ctx) for cls in classes]
-    runnable = [p for p in probes if p.ready()]
+    runnable = sorted((p for p in probes if p.ready()), key=lambda p: not p.at_once)
     for p in runnable:
         p.prepare()
-    firsts, rest = [p for p in runnable if p.first], [p for p in runnable if not p.first]
 
     async def run_all() -> list[Any]:
-        outcomes = await asyncio.gather(*(p.run() for p in firsts), return_exceptions=True)
-        if any(f.count for p in firsts for f in p.findings.values()):
+        alone = asyncio.Event()
+        for p in runnable:
+            p._alone = alone
+        tasks = [asyncio.ensure_future(p.run()) for p in runnable]
+        firsts = [(p, task) for p, task in zip(runnable, tasks) if p.at_once]
+        await asyncio.gather(*(task for _, task in firsts), return_exceptions=True)
+        if any(f.count for p, _ in firsts for f in p.findings.values()):
             ctx.budget.slots.shrink(1)
-        outcomes += await asyncio.gather(*(p.run() for p in rest), return_exceptions=True)
-        ran = [p for p, o in zip([*firsts, *rest], outcomes) if not isinstance(o, BaseException)]
+        alone.set()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        ran = [p for p, o in zip(runnable, outcomes) if not isinstance(o, BaseException)]
         later = await asyncio.gather(*(p.follow_up() for p in ran), return_exceptions=True)
         raised = {id(p): o for p, o in zip(ran, later) if isinstance(o, BaseException)}
-        return [raised.get(id(p), o) for p, o in zip([*firsts, *rest], outcomes)]
+        return [raised.get(id(p), o) for p, o in zip(runnable, outcomes)]
 
     outcomes = asyncio.run(run_all()) if runnable else []
-    raised = {id(p): o for p, o in zip([*firsts, *rest], outcomes) if isinstance(o, Exception)}
+    raised = {id(p): o for p, o in zip(runnable, outcomes) if isinstance(o, Exception)}
     return {type(p): raised.get(id(p)) or p.verdicts() for p in probes}
 
 

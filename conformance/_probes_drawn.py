@@ -99,6 +99,7 @@ class AnyValidRequest(Probe):
         bodies = self.bodies
         if bodies is None:
             return
+        await self.after_streams_at_once()
         # The client stays open for follow_up(), which may shrink a failure with it.
         client = self._client = await self.client().__aenter__()
         try:

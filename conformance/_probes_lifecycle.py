@@ -61,6 +61,7 @@ class Disconnects(Probe):
                     found.fail(f"after {i} dropped stream{'s' * (i != 1)}, the next request did not stream: {got}",
                                expected="status 200 and a first event", received=got)
                     return
+            await self.after_streams_at_once()
             last = await self.checked(client, "after-drops", body)
         sent.append(last)
         if note := retried(sent, "requests after a dropped stream"):
@@ -105,7 +106,7 @@ class Concurrency(Probe):
         Requirement("LIFECYCLE-CONCURRENT-IDS", SHOULD,
                     "Streams opened at once carry different chunk ids (own requests)", LIFECYCLE),
     )
-    first = True  # its streams take their slots together, before the other probes' requests
+    at_once = True
 
     async def run(self) -> None:
         ctx = self.ctx

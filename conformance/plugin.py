@@ -21,10 +21,10 @@ from . import __version__
 from ._model import Level, Requirement
 from ._profile import Profile, ProfileError, load_profile
 from ._redact import Redactor, redact_url, redacting_log_records, url_secrets
-from ._render import render_verdict, visible_text
+from ._render import render_verdict, visible_block, visible_text
 from ._catalogue import requirements
 from ._probes import Probe, ProbeContext, probe_for
-from ._report import RunInfo, build_report, merge_reports, result_of, write_report
+from ._report import HtmlReportFile, RunInfo, build_report, merge_reports, result_of, write_report
 from ._rules import Outcome, Verdict
 from ._settings import Settings, add_options, read_settings
 from ._suite import Canonical, run_canonical
@@ -79,6 +79,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.self_contained_html = True
         config.option.css = [str(CSS), *config.option.css]
         config.pluginmanager.register(HtmlReport(suite), "sse-conformance-html")
+        config.pluginmanager.register(HtmlReportFile(), "sse-conformance-html-file")
 
 
 class Suite:
@@ -203,7 +204,7 @@ class Suite:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
         # Captured output and logs go to the terminal, JUnit XML and HTML from here.
         report: pytest.TestReport = yield
-        report.sections = [(title, self.redact(text)) for title, text in report.sections]
+        report.sections = [(title, visible_block(self.redact(text))) for title, text in report.sections]
         return report
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -299,7 +300,7 @@ class RequirementItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, NonConformance):
             return str(excinfo.value)
-        return self.suite.redact(str(super().repr_failure(excinfo, style)))
+        return visible_block(self.suite.redact(str(super().repr_failure(excinfo, style))))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"{self.requirement.id} [{self.requirement.level.value}] {self.requirement.title}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
 import socket
 
@@ -14,8 +15,10 @@ import pytest
 
 from conformance._causes import transport_cause
 from conformance._dialect import MAX_ARGUMENTS
+from conformance._report import write_atomically
 from reference_server import FAULTS, openai_chat
-from tests.conftest import FAST, run_suite
+from tests.conftest import FAST, SuiteRun, run_suite
+from tests.hostile_server import hostile_server, response
 
 # How far past its limit a run may end: the suite's own start-up and one read's slack on a
 # loaded 2-core machine. The limits themselves are FAST's and the faults' suite_args.
@@ -152,3 +155,67 @@ def test_tool_call_arguments_too_deep_or_too_long_fail_their_rule_not_the_run(py
     assert run.failed == {"OPENAI-TOOL-ARGS-JSON"}, run.output
     assert message in run.output
     assert "Traceback" not in run.output and "INTERNALERROR" not in run.output
+
+
+# -- what a hostile target sends cannot crash a writer or leave a report half written ------
+
+EVENTS = 'data: {"id": "\\ud800", "content": "y"}\n\ndata: {"id": "x\\udfff", "content": "\\ud83d"}\n\ndata: [DONE]\n\n'
+STREAM_HEAD = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")]
+
+
+def artifacts_of(run: SuiteRun, pytester: pytest.Pytester) -> dict[str, str]:
+    """Everything a run showed or wrote, as text: its output and every file it left."""
+    found = {"stdout": run.output, "stderr": run.result.stderr.str()}
+    for path in pytester.path.rglob("*"):
+        if path.is_file():
+            found[str(path.relative_to(pytester.path))] = path.read_text(encoding="utf-8", errors="replace")
+    return found
+
+
+def test_a_lone_surrogate_in_a_chunk_is_shown_by_code_point_in_every_output(pytester):
+    # Valid JSON syntax, invalid Unicode: "\ud800" decodes to a code point UTF-8 cannot encode.
+    with hostile_server(lambda request: response("200 OK", STREAM_HEAD, EVENTS.encode())) as (base, _):
+        run = run_suite(pytester, base + "/chat/stream", *FAST, "--sse-strict", "-rA", "--junitxml", "junit.xml",
+                        "-o", "junit_logging=all")
+    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output, run.output
+    assert "verdict  DOES NOT CONFORM" in run.output  # the summary, to its end
+    assert run.failed >= {"PAYLOAD-ID-STABLE"}
+    entry = next(r for r in run.report["requirements"] if r["id"] == "PAYLOAD-ID-STABLE")
+    assert entry["violations"][0]["expected"] == "⟨U+D800⟩"
+    found = artifacts_of(run, pytester)
+    assert {"junit.xml", "reports/sse-conformance.html", "reports/sse-conformance.json"} <= set(found)
+    # (pytest-html keeps its table as JSON in an attribute: "⟨" is "\u27e8" there.)
+    assert "U+D800" in found["reports/sse-conformance.html"] and "⟨U+D800⟩" in found["junit.xml"]
+    json.dumps(run.report, ensure_ascii=False).encode()  # made visible: no lone surrogate, not even escaped
+    assert "PAYLOAD-ID-STABLE" in found["stdout"] and "⟨U+D800⟩" in found["stdout"]
+
+
+def test_a_report_write_that_fails_leaves_the_file_as_it_was_and_nothing_beside_it(tmp_path):
+    class Unwritable(str):
+        def encode(self, *args: object) -> bytes:
+            raise OSError(28, "No space left on device")
+
+    path = tmp_path / "sse-conformance.json"
+    path.write_text('{"earlier": true}\n')
+    with pytest.raises(OSError):
+        write_atomically(path, Unwritable("{}"))
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert path.read_text() == '{"earlier": true}\n'
+    write_atomically(path, "{}\n")
+    assert [p.name for p in tmp_path.iterdir()] == [path.name] and path.read_text() == "{}\n"
+
+
+def test_a_run_whose_html_writer_fails_leaves_no_earlier_page_behind(pytester, reference, monkeypatch):
+    page = pytester.path / "reports" / "sse-conformance.html"
+    page.parent.mkdir()
+    page.write_text("<p>an earlier run: CONFORMS</p>")
+
+    def fail(*args: object, **kwargs: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    import jinja2  # pytest-html renders its page with it
+
+    monkeypatch.setattr(jinja2.Template, "render", fail)
+    pytester.runpytest_inprocess("--target", reference.url("/chat/stream"), "-p", "no:cacheprovider", *FAST)
+    assert not page.exists()
+    assert not list(page.parent.glob(".*part"))

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from ._transport import ACCEPT_ENCODING, Headers, Response, decoded, strings
+from ._transport import ACCEPT_ENCODING, Headers, Response, decoded, strings, with_credentials
 
 __all__ = ["AiohttpTransport"]
 
@@ -85,6 +85,7 @@ class AiohttpTransport:
         )
 
     async def send(self, method: str, url: str, body: bytes, headers: Headers, sent: Headers) -> Response:
+        url, headers = with_credentials(url, headers)
         sent[:] = headers  # all that is known until the request is written
         if not any(name.lower() == "accept-encoding" for name, _ in headers):
             headers = [*headers, ("Accept-Encoding", ACCEPT_ENCODING)]  # as httpx: only what decoded() inflates

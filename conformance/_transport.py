@@ -30,9 +30,11 @@ from typing import Protocol
 
 import httpx
 
+from ._redact import basic_credentials
+
 __all__ = [
     "Response", "Transport", "HttpxTransport", "UndecodableBody", "make_client", "make_concurrent_client", "decoded",
-    "ACCEPT_ENCODING",
+    "ACCEPT_ENCODING", "with_credentials",
 ]
 
 Headers = list[tuple[str, str]]
@@ -179,11 +181,31 @@ async def _inflated(raw: AsyncIterator[bytes], gzip: bool) -> AsyncIterator[byte
         yield rest
 
 
+def with_credentials(url: str, headers: Headers) -> tuple[str, Headers]:
+    """The URL without its user info, and the headers with the Authorization it stands for.
+
+    Both transports send the same, and the transcript records what was sent: httpx would
+    turn user info into Basic credentials in place of an Authorization header given with
+    --sse-header (while the headers recorded showed that one), aiohttp refuses the pair.
+    Here the header given wins, and the user info is not sent at all; alone, it goes out
+    as Basic credentials (RFC 7617), percent-decoded and UTF-8-encoded, as httpx makes them.
+    """
+    parsed = httpx.URL(url)
+    if not parsed.userinfo:
+        return url, headers
+    url = str(parsed.copy_with(userinfo=b""))
+    if any(name.lower() == "authorization" for name, _ in headers):
+        return url, headers
+    user, _, password = parsed.userinfo.decode("ascii").partition(":")
+    return url, [*headers, ("Authorization", basic_credentials(user, password))]
+
+
 class HttpxTransport:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
     async def send(self, method: str, url: str, body: bytes, headers: Headers, sent: Headers) -> Response:
+        url, headers = with_credentials(url, headers)
         request = self.client.build_request(method, url, content=body, headers=headers)
         sent[:] = strings(request.headers.raw)
         return _HttpxResponse(await self.client.send(request, stream=True))

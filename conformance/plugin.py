@@ -20,7 +20,7 @@ import pytest
 from . import __version__
 from ._model import Level, Requirement
 from ._profile import Profile, ProfileError, load_profile
-from ._redact import Redactor, redact_url, redacting_log_records, url_secrets
+from ._redact import Redactor, redact_url, safe_log_records, url_secrets
 from ._render import render_verdict, visible_block, visible_text
 from ._catalogue import requirements
 from ._probes import Probe, ProbeContext, probe_for
@@ -110,7 +110,7 @@ class Suite:
         else:
             self.url = settings.target
         self.redact = Redactor([*settings.secrets, *url_secrets(self.url)])
-        self._cleanup.enter_context(redacting_log_records(self.redact))
+        self._cleanup.enter_context(safe_log_records(self.redact))
 
     # -- the run ----------------------------------------------------------------------
 
@@ -190,6 +190,8 @@ class Suite:
         ]
         if s.headers:
             lines.append("  extra headers: " + ", ".join(f"{name}: <redacted>" for name, _ in s.headers))
+        if s.credentials:
+            lines.append(f"  credentials: {s.credentials}")
         return lines
 
     @pytest.hookimpl(tryfirst=True)

@@ -10,7 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-__all__ = ["Request", "hostile_server", "response"]
+import pytest
+
+from tests.conftest import SuiteRun
+
+__all__ = ["Request", "hostile_server", "response", "artifacts_of"]
 
 
 @dataclass
@@ -97,3 +101,12 @@ def hostile_server(answer: Callable[[Request], bytes]) -> Iterator[tuple[str, Se
             loop.call_soon_threadsafe(task.cancel)
         thread.join(10)
         loop.close()
+
+
+def artifacts_of(run: SuiteRun, pytester: pytest.Pytester) -> dict[str, str]:
+    """Everything a run showed or wrote, as text: its output and every file it left."""
+    found = {"stdout": run.output, "stderr": run.result.stderr.str()}
+    for path in pytester.path.rglob("*"):
+        if path.is_file():
+            found[str(path.relative_to(pytester.path))] = path.read_text(encoding="utf-8", errors="replace")
+    return found

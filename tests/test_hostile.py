@@ -17,8 +17,8 @@ from conformance._causes import transport_cause
 from conformance._dialect import MAX_ARGUMENTS
 from conformance._report import write_atomically
 from reference_server import FAULTS, openai_chat
-from tests.conftest import FAST, SuiteRun, run_suite
-from tests.hostile_server import hostile_server, response
+from tests.conftest import FAST, run_suite
+from tests.hostile_server import artifacts_of, hostile_server, response
 
 # How far past its limit a run may end: the suite's own start-up and one read's slack on a
 # loaded 2-core machine. The limits themselves are FAST's and the faults' suite_args.
@@ -161,15 +161,6 @@ def test_tool_call_arguments_too_deep_or_too_long_fail_their_rule_not_the_run(py
 
 EVENTS = 'data: {"id": "\\ud800", "content": "y"}\n\ndata: {"id": "x\\udfff", "content": "\\ud83d"}\n\ndata: [DONE]\n\n'
 STREAM_HEAD = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")]
-
-
-def artifacts_of(run: SuiteRun, pytester: pytest.Pytester) -> dict[str, str]:
-    """Everything a run showed or wrote, as text: its output and every file it left."""
-    found = {"stdout": run.output, "stderr": run.result.stderr.str()}
-    for path in pytester.path.rglob("*"):
-        if path.is_file():
-            found[str(path.relative_to(pytester.path))] = path.read_text(encoding="utf-8", errors="replace")
-    return found
 
 
 def test_a_lone_surrogate_in_a_chunk_is_shown_by_code_point_in_every_output(pytester):

@@ -210,3 +210,23 @@ def test_a_run_whose_html_writer_fails_leaves_no_earlier_page_behind(pytester, r
     pytester.runpytest_inprocess("--target", reference.url("/chat/stream"), "-p", "no:cacheprovider", *FAST)
     assert not page.exists()
     assert not list(page.parent.glob(".*part"))
+
+
+# -- control characters from the target reach no terminal or file raw ------------------------
+
+ESCAPES = b"\x1b[2J\x1b]0;owned\x07\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\ \x9b31m"
+
+
+def test_escape_sequences_in_a_reason_phrase_are_shown_in_every_log_output(pytester):
+    answer = response("500 ", [("Content-Type", "text/plain")], b"no")
+    answer = answer.replace(b"500 \r\n", b"500 Oops" + ESCAPES + b"\r\n", 1)
+    with hostile_server(lambda request: answer) as (base, _):
+        run = run_suite(pytester, base + "/chat/stream", *FAST, "-rA", "--log-level=INFO", "--log-cli-level=INFO",
+                        "--log-file", "run.log", "--junitxml", "junit.xml", "-o", "junit_logging=all")
+    assert run.failed == {"HTTP-STATUS", "REQUEST-BAD-NO-5XX"}  # the bad requests got a 500 too
+    found = artifacts_of(run, pytester)
+    # (httpx decodes the reason phrase as ASCII, dropping the C1 byte.)
+    assert 'HTTP/1.1 500 Oops␛[2J␛]0;owned␇␛]8;;https://evil.example␛\\click␛]8;;␛\\ 31m"' in found["run.log"]
+    for name, text in found.items():
+        raw = {c for c in text if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0}
+        assert not raw, (name, raw)

@@ -8,7 +8,9 @@ import asyncio
 import dataclasses
 import json
 import re
+import select
 import socket
+import time
 
 import httpx
 import pytest
@@ -16,7 +18,7 @@ import pytest
 from conformance._causes import transport_cause
 from conformance._dialect import MAX_ARGUMENTS
 from conformance._report import write_atomically
-from reference_server import FAULTS, openai_chat
+from reference_server import FAULTS, ServerThread, openai_chat
 from tests.conftest import FAST, run_suite
 from tests.hostile_server import artifacts_of, hostile_server, response
 
@@ -230,3 +232,97 @@ def test_escape_sequences_in_a_reason_phrase_are_shown_in_every_log_output(pytes
     for name, text in found.items():
         raw = {c for c in text if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0}
         assert not raw, (name, raw)
+
+
+# -- the reference server holds to its own rules, however a client sends ----------------------
+
+
+@pytest.mark.parametrize("port", ["port", "raw_port"])
+def test_reference_server_answers_a_body_nested_past_python_recursion_with_a_400(reference, port):
+    url = f"http://127.0.0.1:{getattr(reference, port)}/chat/stream"
+    response_ = httpx.post(url, content=b"[" * 100_000, headers={"Content-Type": "application/json"}, timeout=5)
+    assert response_.status_code == 400, response_.text
+    assert response_.json()["error"]["message"] == "the request body must be a JSON object"
+
+
+def _exchange(port: int, request: bytes, slowly: bytes = b"", pause: float = 0.0) -> tuple[bytes, float]:
+    """Send ``request``, then ``slowly`` a byte every ``pause`` seconds, reading meanwhile,
+    and read until the server closes: what came back, and how long the connection lasted."""
+    started = time.monotonic()
+    received = bytearray()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+
+        def read(wait: float) -> bool:
+            """Read what is there within ``wait`` seconds; False once the server has closed."""
+            while select.select([sock], [], [], wait)[0]:
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:
+                    return False
+                if not chunk:
+                    return False
+                received.extend(chunk)
+                wait = 0
+            return True
+
+        try:
+            sock.sendall(request)
+            for byte in slowly:
+                if not read(pause):
+                    break
+                sock.sendall(bytes([byte]))
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # closed on us while we sent: what matters is that it was closed
+        while read(5) and time.monotonic() - started < 10:
+            pass
+    return bytes(received), time.monotonic() - started
+
+
+def test_reference_server_refuses_a_body_over_its_limit_with_a_413_before_reading_it(reference):
+    head = b"POST /chat/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    # Announced: refused on the head alone, though 100 MB are said to follow.
+    answer, _ = _exchange(reference.port, head + b"Content-Length: 100000000\r\n\r\n" + b"[" * 4096)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b'"type":"request_too_large"' in answer
+    # Chunked, so unannounced: refused once the limit is passed.
+    piece = b"%x\r\n%s\r\n" % (64 * 1024, b" " * 64 * 1024)
+    answer, _ = _exchange(reference.port, head + b"Transfer-Encoding: chunked\r\n\r\n" + piece * 20)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+
+
+@pytest.mark.parametrize("query", ["chunks=1000&pad=1048576", "fault=endless,content-length",
+                                   "fault=huge-line,content-length&size=1000000000"])
+def test_reference_server_refuses_a_query_that_would_make_it_hold_too_much(reference, query):
+    response_ = httpx.post(reference.url("/chat/stream", query), json={"prompt": "hi", "stream": True}, timeout=5)
+    assert response_.status_code == 400
+    assert response_.json()["error"]["type"] == "invalid_query", response_.text
+
+
+@pytest.fixture(scope="module")
+def impatient():
+    with ServerThread(request_timeout=0.5) as server:
+        yield server
+
+
+@pytest.mark.parametrize("port", ["port", "raw_port"])
+def test_reference_server_cuts_off_a_client_that_sends_its_head_a_byte_at_a_time(impatient, port):
+    head = b"POST /chat/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Slow: " + b"z" * 100
+    answer, lasted = _exchange(getattr(impatient, port), b"", head, pause=0.05)
+    assert lasted < 0.5 + SLACK + 0.5 and answer == b""  # closed at its timeout, not after the 5 s head
+
+
+def test_reference_server_cuts_off_a_client_that_sends_its_body_slowly(impatient):
+    request = b"POST /chat/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+    answer, lasted = _exchange(impatient.port, request, b" " * 100, pause=0.02)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert lasted < 1.5 + SLACK
+
+
+def test_reference_server_times_every_request_on_a_kept_alive_connection(impatient):
+    body = b'{"prompt": "hi", "stream": true}'
+    request = b"POST /chat/stream?delay=0 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" \
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    second = b"POST /chat/stream HTTP/1.1\r\nHost: x\r\n" + b"X: y\r\n" * 40
+    answer, lasted = _exchange(impatient.port, request, second, pause=0.02)
+    assert answer.count(b"HTTP/1.1 200 ") == 1 and answer.endswith(b"0\r\n\r\n")  # the first answered, then closed
+    assert lasted < 2.5 + SLACK

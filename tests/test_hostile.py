@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
+import gzip
 import json
 import re
 import select
@@ -20,7 +22,8 @@ from conformance._dialect import MAX_ARGUMENTS
 from conformance._report import write_atomically
 from reference_server import FAULTS, ServerThread, openai_chat
 from tests.conftest import FAST, run_suite
-from tests.hostile_server import artifacts_of, hostile_server, response
+from tests.hostile_server import Request, artifacts_of, hostile_server, response
+from tests.test_redact import BASIC, PASSWORD, TOKEN, echoing, no_form_of
 
 # How far past its limit a run may end: the suite's own start-up and one read's slack on a
 # loaded 2-core machine. The limits themselves are FAST's and the faults' suite_args.
@@ -326,3 +329,44 @@ def test_reference_server_times_every_request_on_a_kept_alive_connection(impatie
     answer, lasted = _exchange(impatient.port, request, second, pause=0.02)
     assert answer.count(b"HTTP/1.1 200 ") == 1 and answer.endswith(b"0\r\n\r\n")  # the first answered, then closed
     assert lasted < 2.5 + SLACK
+
+
+# -- each hostile target: a summary, a whole report, no secret form, no raw control byte -----
+
+
+@functools.cache
+def _layered_bomb() -> bytes:
+    inner = gzip.compress((b"data: " + b"a" * (512 << 10) + b"\n\n") * 128, 9)  # 64 MiB of events
+    return response("200 OK", [*STREAM_HEAD, ("Content-Encoding", "gzip"), ("Content-Encoding", "gzip")],
+                    gzip.compress(inner, 9))
+
+
+HOSTILE_TARGETS = {
+    "layered-gzip": (lambda request: _layered_bomb(), "body longer than 4194304 bytes (--sse-max-body)"),
+    "unknown-coding": (lambda request: response("200 OK", [*STREAM_HEAD, ("Content-Encoding", "br")], b"\x8b\x02\x80"),
+                       "names a coding the suite does not decode ('br')"),
+    "lone-surrogate": (lambda request: response("200 OK", STREAM_HEAD, EVENTS.encode()), "⟨U+D800⟩"),
+    "escape-reason": (lambda request: response("500 Oops" + ESCAPES.decode("latin-1"), STREAM_HEAD, b"no"),
+                      "status 500 Oops␛[2J"),
+    "echoed-secret": (echoing, "you sent <redacted>"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_TARGETS)
+def test_every_hostile_target_ends_with_a_summary_a_whole_report_and_nothing_unsafe(pytester, name):
+    answer, shown = HOSTILE_TARGETS[name]
+    _layered_bomb()  # made before the server answers with it, not while the suite waits
+    with hostile_server(answer) as (base, _):
+        url = base.replace("http://", f"http://alice:{PASSWORD}@") + "/chat/stream"
+        run = run_suite(pytester, url, *FAST, "--sse-header", f"Authorization: Bearer {TOKEN}",
+                        "--sse-max-body", "4MiB", "-rA", "--junitxml", "junit.xml", "-o", "junit_logging=all",
+                        "--log-cli-level=INFO", "--log-file", "run.log", "--log-file-level", "DEBUG")
+    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output, run.output
+    assert run.ret == 1 and "verdict  DOES NOT CONFORM" in run.output and "report   " in run.output
+    assert {entry["id"] for entry in run.report["requirements"]} == set(run.outcomes)  # every item, reported
+    found = artifacts_of(run, pytester)
+    assert shown in found["reports/sse-conformance.json"], name
+    no_form_of([TOKEN, f"Bearer {TOKEN}", PASSWORD, BASIC], found)
+    for where, text in found.items():
+        raw = {c for c in text if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0}
+        assert not raw, (where, raw)

@@ -183,7 +183,7 @@ PASSWORD = "pw-Zt8Lq3Vx"
 BASIC = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
 
 
-def _echoing(request: Request) -> bytes:
+def echoing(request: Request) -> bytes:
     """A stream that echoes the Authorization it was sent: whole and in pieces in headers and
     in the reason phrase, and in chunks that are not JSON, so that failures quote them."""
     sent = request.header("authorization") or ""
@@ -198,7 +198,7 @@ def _echoing(request: Request) -> bytes:
     return response(f"200 Incorrect API key provided: {token[:10]}...", headers, events)
 
 
-def _no_form_of(secrets: list[str], found: dict[str, str]) -> None:
+def no_form_of(secrets: list[str], found: dict[str, str]) -> None:
     for secret in secrets:
         forms = {secret, secret.lower(), secret.upper(), _pct(secret), _pct(secret, "%%%02x"), secret[:FRAGMENT],
                  secret[-FRAGMENT:], base64.b64encode(secret.encode()).decode()[:-4]}
@@ -208,7 +208,7 @@ def _no_form_of(secrets: list[str], found: dict[str, str]) -> None:
 
 
 def test_no_form_of_an_echoed_credential_reaches_any_artifact(pytester):
-    with hostile_server(_echoing) as (base, seen):
+    with hostile_server(echoing) as (base, seen):
         run = run_suite(
             pytester, base + "/chat/stream", *FAST, "--sse-header", f"Authorization: Bearer {TOKEN}", "-rA",
             "--junitxml", "junit.xml", "-o", "junit_logging=all",
@@ -217,7 +217,7 @@ def test_no_form_of_an_echoed_credential_reaches_any_artifact(pytester):
     assert "PAYLOAD-JSON" in run.failed
     found = artifacts_of(run, pytester)
     assert {"junit.xml", "run.log", "reports/sse-conformance.html", "reports/sse-conformance.json"} <= set(found)
-    _no_form_of([TOKEN, f"Bearer {TOKEN}"], found)
+    no_form_of([TOKEN, f"Bearer {TOKEN}"], found)
     # It did reach them, redacted: echoed in the reason phrase httpx logs, in headers, in chunks.
     assert 'HTTP/1.1 200 Incorrect API key provided: <redacted>..."' in found["run.log"]
     headers = {h["name"]: h["value"] for h in run.report["exchange"]["response"]["headers"]}
@@ -228,7 +228,7 @@ def test_no_form_of_an_echoed_credential_reaches_any_artifact(pytester):
 
 @pytest.mark.parametrize("header", [True, False], ids=["with-authorization-header", "user-info-alone"])
 def test_url_credentials_go_out_the_same_on_both_transports_and_are_never_shown(pytester, header):
-    with hostile_server(_echoing) as (base, seen):
+    with hostile_server(echoing) as (base, seen):
         url = base.replace("http://", f"http://alice:{PASSWORD}@") + "/chat/stream"
         given = ["--sse-header", f"Authorization: Bearer {TOKEN}"] if header else []
         run = run_suite(pytester, url, *FAST, *given, "-rA", "--log-file", "run.log", "--log-file-level", "DEBUG")
@@ -241,4 +241,4 @@ def test_url_credentials_go_out_the_same_on_both_transports_and_are_never_shown(
              else "the user info in the URL is sent as Authorization: Basic <redacted>")
     assert f"credentials: {which}" in run.output
     assert [h["value"] for h in run.report["exchange"]["request"]["headers"] if h["name"] == "Authorization"] == [MARK]
-    _no_form_of([PASSWORD, BASIC, TOKEN], artifacts_of(run, pytester))
+    no_form_of([PASSWORD, BASIC, TOKEN], artifacts_of(run, pytester))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
+import zlib
 
 __all__ = ["transport_cause"]
 
@@ -38,6 +39,8 @@ def _plain(error: BaseException) -> str | None:
         return "reset by the peer"
     if isinstance(error, OverflowError) and "port" in str(error):
         return "the port is out of range: ports run from 1 to 65535"
+    if isinstance(error, zlib.error):  # raised by the transports' own inflating
+        return "the body is not what its Content-Encoding says: it does not inflate"
     return None
 
 

@@ -271,3 +271,14 @@ def test_a_content_coding_the_suite_does_not_inflate_ends_the_exchange_at_a_limi
     assert a.ending.kind is EndKind.LIMIT
     assert why in a.ending.detail and a.ending.detail.endswith("the body was not read"), a.ending.detail
     assert a.body_bytes == 0 and a.events == 0
+
+
+def test_a_body_that_does_not_inflate_is_named_alike():
+    answer = response("200 OK", [("Content-Type", "text/event-stream"), ("Content-Encoding", "gzip")],
+                      _gzip(EVENT * 4)[:-30] + b"not gzip at all" * 4)
+    with hostile_server(lambda request: answer) as (base, _):
+        a, b = both(base + "/chat/stream")
+    same_record(a, b)
+    assert a.ending.kind is EndKind.READ_ERROR
+    assert a.ending.detail.startswith("the connection broke: the body is not what its Content-Encoding says: "
+                                      "it does not inflate (error: Error -3 while decompressing data"), a.ending.detail

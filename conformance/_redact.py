@@ -68,6 +68,8 @@ class Redactor:
         forms: dict[str, _Form] = {}
         for secret in secrets:
             for value, cut in _derived(secret):
+                # Texts are searched with their escapes decoded: so is a secret that holds one ("ab%41").
+                value = _unescaped(_unescaped(value)[0])[0]
                 if len(value) < MIN_SECRET:
                     continue
                 long = len(value) >= FRAGMENT

@@ -242,3 +242,8 @@ def test_url_credentials_go_out_the_same_on_both_transports_and_are_never_shown(
     assert f"credentials: {which}" in run.output
     assert [h["value"] for h in run.report["exchange"]["request"]["headers"] if h["name"] == "Authorization"] == [MARK]
     no_form_of([PASSWORD, BASIC, TOKEN], artifacts_of(run, pytester))
+
+
+def test_a_secret_that_holds_an_escape_is_found_as_given_and_decoded():
+    redact = Redactor(["Bearer ab%41cd-0123456789"])
+    assert redact("got ab%41cd-0123456789 and abAcd-0123456789") == f"got {MARK} and {MARK}"

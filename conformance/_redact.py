@@ -291,7 +291,8 @@ def safe_log_records(redact: Redactor) -> Iterator[None]:
     its message is redacted and made visible as the reports show text (an escape sequence
     in a reason phrase httpx logs is shown, not obeyed); the text of its exception and stack,
     formatted once here, likewise, but for their line breaks."""
-    from ._render import visible_block, visible_text  # not at the top: _render needs the rules, they the transport
+    # Imported here: _render imports the rules, they the transport, and the transport this module.
+    from ._render import visible_block, visible_text
 
     previous = logging.getLogRecordFactory()
 

@@ -174,7 +174,7 @@ async def _inflated(raw: AsyncIterator[bytes], gzip: bool) -> AsyncIterator[byte
             start += data
             if len(start) < 2:
                 continue
-            decoder, data = zlib.decompressobj(_deflate_wbits(start)), start
+            decoder, data, start = zlib.decompressobj(_deflate_wbits(start)), start, b""
         while data:
             piece = decoder.decompress(data, DECODED_PIECE)
             data = decoder.unconsumed_tail

@@ -1,20 +1,26 @@
-"""Peak memory of the suite against hostile targets: ``python benchmarks/hostile_memory.py``.
+"""Peak memory of the suite against hostile targets: ``python benchmarks/hostile_memory.py [WORD...]``
+(only the cases whose names hold one of the words, if any are given).
 
-Starts the reference server in this process, then runs the suite (``pytest --target``)
-in a fresh subprocess per case and reads that process's peak RSS from ``wait4``. Every case
-ends by itself: the server stops the endless stream at ``size`` bytes, and the suite stops
-reading at its limits.
+Starts the reference server in this process, and a server of compression bombs beside it,
+then runs the suite (``pytest --target``) in a fresh subprocess per case and reads that
+process's peak RSS from ``wait4``. Every case ends by itself: the server stops the endless
+stream at ``size`` bytes, and the suite stops reading at its limits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from reference_server import ServerThread
@@ -30,9 +36,10 @@ PAD = 16 * 1024
 @dataclass(frozen=True)
 class Case:
     name: str
-    query: str
+    query: str  # on the reference server's /chat/stream; or, with bomb, the coding list
     args: tuple[str, ...] = ()
     budgeted: bool = True  # held to BUDGET_MIB (a case that raises a limit on purpose is not)
+    bomb: bool = False  # served by the bomb server: BOMB_BYTES of events under the codings in query
 
 
 CASES = [
@@ -54,7 +61,68 @@ CASES = [
         ("--sse-max-line", "128MiB", "--sse-max-event", "128MiB"),
         budgeted=False,
     ),
+    Case("gzip bomb: 1 GiB of events in 1 MiB, Content-Encoding: gzip", "gzip", bomb=True),
+    Case("layered gzip bomb: 1 GiB of events in gzip inside gzip, Content-Encoding: gzip, gzip", "gzip, gzip",
+         bomb=True),
 ]
+# The bombs' content: events of one 512 KiB line each (under --sse-max-line), so the suite
+# reads them up to --sse-max-body (64 MiB), as it would a stream of that size.
+BOMB_BYTES = GiB
+BOMB_EVENT = b"data: " + b"a" * (512 * 1024 - 8) + b"\n\n"
+
+
+def _gzip_repeated(piece: bytes, times: int) -> bytes:
+    """gzip of ``piece`` repeated ``times`` times, made in a second rather than a minute: after
+    a full flush the compressor starts afresh, so every repetition compresses to the same block."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    block = deflate.compress(piece) + deflate.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(times):
+        crc = zlib.crc32(piece, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # RFC 1952: deflate, no name, no time
+    trailer = crc.to_bytes(4, "little") + (len(piece) * times % (1 << 32)).to_bytes(4, "little")
+    return header + block * times + deflate.flush() + trailer
+
+
+def bomb(codings: str) -> bytes:
+    """BOMB_BYTES of events under each gzip coding listed (the first applied first)."""
+    body = _gzip_repeated(BOMB_EVENT, BOMB_BYTES // len(BOMB_EVENT))
+    for _ in codings.split(",")[1:]:
+        body = zlib.compress(body, 9, wbits=31)
+    return body
+
+
+@contextmanager
+def bomb_server(cases: list[Case]) -> Iterator[int]:
+    """A loopback server in a thread of its own: ``/N`` answers with the bomb of CASES[N]."""
+    bodies = {str(CASES.index(case)): (case.query, bomb(case.query)) for case in cases if case.bomb}
+    started = threading.Event()
+    port: list[int] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+            await reader.readexactly(int(length.group(1)) if length else 0)
+            codings, body = bodies[head.split(b" ")[1].decode().lstrip("/").partition("?")[0]]
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                         b"Content-Encoding: %s\r\nConnection: close\r\n\r\n%s" % (codings.encode(), body))
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, KeyError):
+            pass
+        finally:
+            writer.close()
+
+    async def serve() -> None:
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port.append(server.sockets[0].getsockname()[1])
+        started.set()
+        async with server:
+            await server.serve_forever()
+
+    threading.Thread(target=lambda: asyncio.run(serve()), name="bombs", daemon=True).start()
+    started.wait(10)
+    yield port[0]  # the thread is a daemon: it ends with the benchmark
 
 
 @dataclass(frozen=True)
@@ -66,8 +134,8 @@ class Result:
     ended: str
 
 
-def run_case(server: ServerThread, case: Case) -> Result:
-    url = server.url("/chat/stream", case.query)
+def run_case(server: ServerThread, bombs: int, case: Case) -> Result:
+    url = f"http://127.0.0.1:{bombs}/{CASES.index(case)}" if case.bomb else server.url("/chat/stream", case.query)
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", url, *case.args]
     with tempfile.TemporaryDirectory() as cwd, tempfile.TemporaryFile() as out:
         started = time.perf_counter()
@@ -92,9 +160,11 @@ def main() -> int:
           f"Python {platform.python_version()}")
     print("| case | body read | how it ended | time | suite peak RSS |\n| --- | ---: | --- | ---: | ---: |")
     over = []
-    with ServerThread() as server:
-        for case in CASES:
-            r = run_case(server, case)
+    words = sys.argv[1:]
+    cases = [case for case in CASES if not words or any(word in case.name for word in words)]
+    with ServerThread() as server, bomb_server(cases) as bombs:
+        for case in cases:
+            r = run_case(server, bombs, case)
             print(f"| {case.name} | {_size(r.body_bytes)} | {r.ended} | {r.seconds:.1f} s | {r.peak_mib:.0f} MiB |",
                   flush=True)
             if case.budgeted and r.peak_mib > BUDGET_MIB:

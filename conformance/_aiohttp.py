@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from ._transport import Headers, Response, bounded_decoder, decoded, strings
+from ._transport import ACCEPT_ENCODING, Headers, Response, decoded, strings, with_credentials
 
 __all__ = ["AiohttpTransport"]
 
@@ -49,11 +49,9 @@ class _AiohttpResponse:
 
     async def pieces(self) -> AsyncIterator[bytes]:
         # readany(): whatever arrived since the last read, joined, never split or held back.
-        # gzip and deflate are inflated a bounded piece at a time, as on the httpx path.
-        raw = self._response.content.iter_any()
-        decoder = bounded_decoder(self._response.headers.get("content-encoding", ""))
+        # Content codings are undone a bounded piece at a time, as on the httpx path.
         try:
-            async for piece in raw if decoder is None else decoded(raw, decoder):
+            async for piece in decoded(self._response.content.iter_any(), self.headers):
                 yield piece
         except aiohttp.ClientPayloadError:
             self._raise_broken()
@@ -87,7 +85,10 @@ class AiohttpTransport:
         )
 
     async def send(self, method: str, url: str, body: bytes, headers: Headers, sent: Headers) -> Response:
+        url, headers = with_credentials(url, headers)
         sent[:] = headers  # all that is known until the request is written
+        if not any(name.lower() == "accept-encoding" for name, _ in headers):
+            headers = [*headers, ("Accept-Encoding", ACCEPT_ENCODING)]  # as httpx: only what decoded() inflates
         # As httpx: a body-less GET goes without Content-Length; aiohttp would send one.
         data = body if body or method not in ("GET", "HEAD") else None
         slot: list[asyncio.Future[None]] = []

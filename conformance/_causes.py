@@ -7,6 +7,7 @@ import errno
 import socket
 import ssl
 import sys
+import zlib
 
 import httpx
 
@@ -41,6 +42,8 @@ def _plain(error: BaseException) -> str | None:
         return "reset by the peer"
     if isinstance(error, OverflowError) and "port" in str(error):
         return "the port is out of range: ports run from 1 to 65535"
+    if isinstance(error, zlib.error):  # raised by the transports' own inflating
+        return "the body is not what its Content-Encoding says: it does not inflate"
     return None
 
 

@@ -10,6 +10,7 @@ __all__ = [
     "visible",
     "visible_rows",
     "visible_text",
+    "visible_block",
     "plural",
     "events_phrase",
     "verdict_word",
@@ -22,10 +23,12 @@ __all__ = [
 # Control characters made visible, so a reader sees the framing bytes themselves.
 _SYMBOLS = {0x0D: "␍", 0x0A: "␊", 0x00: "␀", 0x09: "␉", 0x7F: "␡", 0xFEFF: "⟨BOM⟩"}
 # Shown by code point: characters that hide or reorder text on screen (C1 controls, zero-width
-# and bidi controls, line and paragraph separators), and literal look-alikes of the symbols
-# used here, so a rendering is never ambiguous and a stream cannot disguise its own bytes.
+# and bidi controls, line and paragraph separators), literal look-alikes of the symbols used
+# here, so a rendering is never ambiguous and a stream cannot disguise its own bytes, and
+# lone surrogates (JSON's "\ud800" decodes to one), which no UTF-8 writer can encode.
 _BY_CODEPOINT = [
     *range(0x80, 0xA0),
+    *range(0xD800, 0xE000),
     *range(0x200B, 0x2010),
     0x2028,
     0x2029,
@@ -36,6 +39,8 @@ _BY_CODEPOINT = [
     0x27E9,
 ]
 _TABLE = {c: f"⟨U+{c:04X}⟩" for c in _BY_CODEPOINT} | {c: chr(0x2400 + c) for c in range(0x20)} | _SYMBOLS
+# For text made of lines (a traceback, a captured log): line breaks and tabs kept as they are.
+_BLOCK_TABLE = {c: v for c, v in _TABLE.items() if c not in (0x09, 0x0A)}
 
 
 def _line(data: bytes) -> str:
@@ -71,6 +76,12 @@ def visible_rows(data: bytes, start: int) -> list[tuple[int, str]]:
 def visible_text(text: str) -> str:
     """Text already decoded (a header value, a message quoting the stream), made visible alike."""
     return text.translate(_TABLE)
+
+
+def visible_block(text: str) -> str:
+    """Text of several lines, made visible alike but for its line breaks and tabs: no escape
+    sequence, carriage return or lone surrogate is left to reach a terminal or a file."""
+    return text.translate(_BLOCK_TABLE)
 
 
 def plural(n: int, noun: str, nouns: str = "") -> str:

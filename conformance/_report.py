@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import enum
 import json
+import os
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from . import __version__
 from ._model import Level, Violation
@@ -35,6 +40,8 @@ __all__ = [
     "requirement_entry",
     "result_of",
     "write_report",
+    "write_atomically",
+    "HtmlReportFile",
     "load_schema",
 ]
 
@@ -283,8 +290,40 @@ def _timings(t: Transcript) -> dict[str, Any]:
 
 
 def write_report(doc: dict[str, Any], path: Path) -> None:
+    write_atomically(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: into a new file beside it, then renamed over it, so
+    a writer that fails leaves neither an empty report nor half of one.
+
+    Every string from the target was made visible before (lone surrogates too); should one
+    have escaped that, it is written as a backslash escape (in JSON, the escape of that very
+    code point) rather than failing the write."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    part = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+    try:
+        # Created as open() creates a file (mode 0o666 less the umask), and only by us.
+        with open(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
+            f.write(text.encode("utf-8", "backslashreplace"))
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
+class HtmlReportFile:
+    """pytest-html's page, kept as the JSON report is: an earlier run's page is removed when
+    the run starts, and every write replaces the file whole. (pytest-html 4 truncates its file
+    and then writes it, so a write that fails left an empty page.)"""
+
+    @pytest.hookimpl(tryfirst=True)  # before pytest-html may write its first page
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        for plugin in session.config.pluginmanager.get_plugins():
+            path = getattr(plugin, "_report_path", None)
+            if isinstance(path, Path) and callable(getattr(plugin, "_write_report", None)):
+                path.unlink(missing_ok=True)
+                plugin._write_report = partial(write_atomically, path)
 
 
 def load_schema() -> dict[str, Any]:

@@ -123,6 +123,16 @@ class Settings:
     def secrets(self) -> list[str]:
         return [value for _, value in self.headers]
 
+    @property
+    def credentials(self) -> str | None:
+        """Which credentials go out when the target URL holds user info (the transports
+        send them so, see ``with_credentials``); None when it holds none."""
+        if self.is_reference or not httpx.URL(self.target).userinfo:
+            return None
+        if any(name.lower() == "authorization" for name, _ in self.headers):
+            return "--sse-header Authorization is sent; the user info in the URL is not (both were given)"
+        return "the user info in the URL is sent as Authorization: Basic <redacted>"
+
 
 def _raw(config: pytest.Config, opt: Option) -> tuple[Any, str]:
     value = config.getoption(opt.ini)

@@ -21,7 +21,7 @@ from ._causes import transport_cause, unreachable
 from ._model import Ending, EndKind
 from ._parser import Event, EventStreamParser, Notice, Unterminated
 from ._profile import Profile
-from ._transport import Response, Transport, make_client, make_concurrent_client
+from ._transport import Response, Transport, UndecodableBody, make_client, make_concurrent_client
 
 __all__ = ["Limits", "RequestSpec", "Chunk", "Evidence", "Transcript", "Observer", "capture", "make_client",
            "make_concurrent_client"]
@@ -372,6 +372,8 @@ async def _read_body(
             return Ending(EndKind.CLOSED, "the server ended the response", _now(t0), rec.evidence.size)
         except TimeoutError:
             return _timeout_ending(why, rec, limits, _now(t0))
+        except UndecodableBody as exc:  # a content coding the suite will not inflate: one of its limits
+            return Ending(EndKind.LIMIT, str(exc), _now(t0), rec.evidence.size)
         except Exception as exc:  # noqa: BLE001 - as above: a broken read is the target's doing
             detail = f"the connection broke: {transport_cause(exc)}"
             return Ending(EndKind.READ_ERROR, detail, _now(t0), rec.evidence.size)

@@ -30,8 +30,11 @@ from typing import Protocol
 
 import httpx
 
+from ._redact import basic_credentials
+
 __all__ = [
-    "Response", "Transport", "HttpxTransport", "make_client", "make_concurrent_client", "bounded_decoder", "decoded"
+    "Response", "Transport", "HttpxTransport", "UndecodableBody", "make_client", "make_concurrent_client", "decoded",
+    "ACCEPT_ENCODING", "with_credentials",
 ]
 
 Headers = list[tuple[str, str]]
@@ -79,42 +82,129 @@ class _HttpxResponse:
         self.headers = strings(response.headers.raw)
 
     def pieces(self) -> AsyncIterator[bytes]:
-        decoder = bounded_decoder(self._response.headers.get("content-encoding", ""))
-        if decoder is None:
-            return self._response.aiter_bytes()
-        return decoded(self._response.aiter_raw(), decoder)
+        if self._response.is_stream_consumed:  # given whole (by a mock transport), and decoded by httpx then
+            return _whole(self._response.content)
+        return decoded(self._response.aiter_raw(), self.headers)
 
     async def aclose(self) -> None:
         await self._response.aclose()
 
 
-# httpx and aiohttp inflate a whole read at once: a 64 KiB read of a gzip bomb is some
-# 64 MiB before the body limit can look at it. Both paths inflate gzip and deflate here
-# instead, at most this much at a time, so the recording's limits act between pieces.
+async def _whole(content: bytes) -> AsyncIterator[bytes]:
+    if content:
+        yield content
+
+
+# httpx and aiohttp inflate a whole read at once, and httpx hands any coding list it does
+# not know by heart to a decoder that does the same per layer: a 6 KB body of gzip inside
+# gzip is gigabytes in one read, before the body limit can look at it. Both paths inflate
+# here instead, every layer at most this much at a time, so the recording's limits act
+# between pieces whatever the layers hold.
 DECODED_PIECE = 64 * 1024
+# The codings the suite asks for (Accept-Encoding), pinned: httpx and aiohttp would also
+# offer br and zstd when their libraries are installed, and decode them unbounded.
+ACCEPT_ENCODING = "gzip, deflate"
+# Layers of content coding inflated; a longer list is refused. One is what servers send;
+# each layer costs a zlib state and a piece in flight (some 100 KiB).
+MAX_CODINGS = 4
+_GZIP = ("gzip", "x-gzip")  # RFC 9110 8.4.1.3: x-gzip is gzip
+_DEFLATE = ("deflate",)
 
 
-def bounded_decoder(content_encoding: str) -> zlib._Decompress | None:
-    """A zlib decoder for a gzip or deflate body; None for other codings (left to httpx; the
-    aiohttp path passes them through undecoded, as httpx does without their libraries)."""
-    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip().lower() not in ("", "identity")]
-    if codings in (["gzip"], ["x-gzip"]):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if codings == ["deflate"]:
-        return zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib-wrapped, as RFC 9110 says (auto-detected)
+class UndecodableBody(Exception):
+    """A content coding the suite does not inflate (unknown, or too many layers): the body
+    is not read, and the exchange ends at a limit of the suite's, named in the message."""
+
+
+def content_codings(headers: Headers) -> list[str]:
+    """The codings of every Content-Encoding field, in the order they were applied (RFC
+    9110 8.4: a list, possibly over several fields), identity left out."""
+    codings = []
+    for name, value in headers:
+        if name.lower() == "content-encoding":
+            codings += [c.strip().lower() for c in value.split(",")]
+    return [c for c in codings if c not in ("", "identity")]
+
+
+def _refusal(codings: list[str]) -> str | None:
+    listed = ", ".join(codings)
+    shown = repr(listed[:60]) + ("..." if len(listed) > 60 else "")
+    if len(codings) > MAX_CODINGS:
+        return (f"Content-Encoding {shown} applies {len(codings)} codings, more than the {MAX_CODINGS} layers "
+                "the suite inflates: the body was not read")
+    unknown = next((c for c in codings if c not in _GZIP + _DEFLATE), None)
+    if unknown is not None:
+        return (f"Content-Encoding {shown} names a coding the suite does not decode ({unknown[:40]!r}); it asks "
+                f"for {ACCEPT_ENCODING} (Accept-Encoding): the body was not read")
     return None
 
 
-async def decoded(raw: AsyncIterator[bytes], decoder: zlib._Decompress) -> AsyncIterator[bytes]:
+def decoded(raw: AsyncIterator[bytes], headers: Headers) -> AsyncIterator[bytes]:
+    """The body with its content codings undone, each layer a bounded piece at a time;
+    raises UndecodableBody when read if the suite does not inflate them."""
+    codings = content_codings(headers)
+    refusal = _refusal(codings)
+    if refusal is not None:
+        return _refused(refusal)
+    for coding in reversed(codings):  # the last applied is undone first
+        raw = _inflated(raw, coding in _GZIP)
+    return raw
+
+
+async def _refused(reason: str) -> AsyncIterator[bytes]:
+    raise UndecodableBody(reason)
+    yield b""  # pragma: no cover - makes this an async generator
+
+
+def _deflate_wbits(start: bytes) -> int:
+    """Deflate is zlib-wrapped (RFC 9110 8.4.1.2), but some servers send it raw, and
+    clients accept both (as httpx and aiohttp do): told apart by the zlib header."""
+    if start[:2] == b"\x1f\x8b":
+        return 16 + zlib.MAX_WBITS
+    if len(start) >= 2 and start[0] & 0x0F == 8 and (start[0] << 8 | start[1]) % 31 == 0:
+        return zlib.MAX_WBITS
+    return -zlib.MAX_WBITS
+
+
+async def _inflated(raw: AsyncIterator[bytes], gzip: bool) -> AsyncIterator[bytes]:
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+    start = b""  # deflate: the first bytes, until its wrapper is known
     async for data in raw:
+        if decoder is None:
+            start += data
+            if len(start) < 2:
+                continue
+            decoder, data, start = zlib.decompressobj(_deflate_wbits(start)), start, b""
         while data:
             piece = decoder.decompress(data, DECODED_PIECE)
             data = decoder.unconsumed_tail
             if piece:
                 yield piece
-    rest = decoder.flush()
-    if rest:
+    if decoder is None and start:
+        decoder = zlib.decompressobj(_deflate_wbits(start))
+        if piece := decoder.decompress(start):
+            yield piece
+    if decoder is not None and (rest := decoder.flush()):
         yield rest
+
+
+def with_credentials(url: str, headers: Headers) -> tuple[str, Headers]:
+    """The URL without its user info, and the headers with the Authorization it stands for.
+
+    Both transports send the same, and the transcript records what was sent: httpx would
+    turn user info into Basic credentials in place of an Authorization header given with
+    --sse-header (while the headers recorded showed that one), aiohttp refuses the pair.
+    Here the header given wins, and the user info is not sent at all; alone, it goes out
+    as Basic credentials (RFC 7617), percent-decoded and UTF-8-encoded, as httpx makes them.
+    """
+    parsed = httpx.URL(url)
+    if not parsed.userinfo:
+        return url, headers
+    url = str(parsed.copy_with(userinfo=b""))
+    if any(name.lower() == "authorization" for name, _ in headers):
+        return url, headers
+    user, _, password = parsed.userinfo.decode("ascii").partition(":")
+    return url, [*headers, ("Authorization", basic_credentials(user, password))]
 
 
 class HttpxTransport:
@@ -122,6 +212,7 @@ class HttpxTransport:
         self.client = client
 
     async def send(self, method: str, url: str, body: bytes, headers: Headers, sent: Headers) -> Response:
+        url, headers = with_credentials(url, headers)
         request = self.client.build_request(method, url, content=body, headers=headers)
         sent[:] = strings(request.headers.raw)
         return _HttpxResponse(await self.client.send(request, stream=True))
@@ -153,7 +244,8 @@ def _target(url: str) -> tuple[bool, ssl.SSLContext | bool]:
 def make_client(url: str) -> HttpxTransport:
     """The client for exchanges made one at a time."""
     loopback, verify = _target(url)
-    client = httpx.AsyncClient(timeout=None, trust_env=not loopback, follow_redirects=False, verify=verify)
+    client = httpx.AsyncClient(timeout=None, trust_env=not loopback, follow_redirects=False, verify=verify,
+                               headers={"Accept-Encoding": ACCEPT_ENCODING})
     return HttpxTransport(client)
 
 

@@ -19,13 +19,14 @@ import pytest
 from . import __version__
 from ._model import Level, Requirement
 from ._profile import Profile, ProfileError, load_profile
-from ._redact import Redactor, redact_url, redacting_log_records, url_secrets
-from ._render import events_phrase, plural, render_entry, result_count, verdict_word
+from ._redact import Redactor, redact_url, safe_log_records, url_secrets
+from ._render import events_phrase, plural, render_entry, result_count, verdict_word, visible_block
 from ._catalogue import requirements
 from ._budget import Budget
 from ._probes import PROBES, Probe, ProbeContext, planned, probe_for, run_probes
 from ._probes_bad import bad_requests
-from ._report import Result, RunInfo, build_report, merge_reports, requirement_entry, result_of, write_report
+from ._report import (HtmlReportFile, Result, RunInfo, build_report, merge_reports, requirement_entry, result_of,
+                      write_report)
 from ._rules import Verdict
 from ._settings import Settings, add_options, read_settings
 from ._suite import Canonical, canonical_body, run_canonical
@@ -76,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.self_contained_html = True
         config.option.css = [str(CSS), *config.option.css]
         config.pluginmanager.register(HtmlReport(suite), "sse-conformance-html")
+        config.pluginmanager.register(HtmlReportFile(), "sse-conformance-html-file")
 
 
 class Suite:
@@ -108,7 +110,7 @@ class Suite:
         else:
             self.url = settings.target
         self.redact = Redactor([*settings.secrets, *url_secrets(self.url)])
-        self._cleanup.enter_context(redacting_log_records(self.redact))
+        self._cleanup.enter_context(safe_log_records(self.redact))
 
     # -- the run ----------------------------------------------------------------------
 
@@ -211,6 +213,8 @@ class Suite:
         ]
         if s.headers:
             lines.append("  extra headers: " + ", ".join(f"{name}: <redacted>" for name, _ in s.headers))
+        if s.credentials:
+            lines.append(f"  credentials: {s.credentials}")
         return lines
 
     def _budget_line(self) -> str:
@@ -240,7 +244,7 @@ class Suite:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
         # Captured output and logs go to the terminal, JUnit XML and HTML from here.
         report: pytest.TestReport = yield
-        report.sections = [(title, self.redact(text)) for title, text in report.sections]
+        report.sections = [(title, visible_block(self.redact(text))) for title, text in report.sections]
         return report
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -388,7 +392,7 @@ class RequirementItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, NonConformance):
             return str(excinfo.value)
-        return self.suite.redact(str(super().repr_failure(excinfo, style)))
+        return visible_block(self.suite.redact(str(super().repr_failure(excinfo, style))))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"{self.requirement.id} [{self.requirement.level.value}] {self.requirement.title}"

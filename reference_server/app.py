@@ -6,6 +6,11 @@ Query parameters: ``fault`` (comma-separated names, see ``GET /faults``), ``dela
 ``pad`` (characters of filler added to every chunk's text, for large events), ``size``
 (bytes the ``endless`` stream or the ``huge-line`` runs to), ``stamp=1`` (each chunk
 carries ``sent_at``, the server's ``time.time()`` when it was written).
+
+The server holds to the rules it checks: a request body over 1 MiB gets 413, one that is
+not JSON (however deeply nested) 400, one that takes over ``request_timeout`` to arrive
+408; a query that would make it hold more than MAX_PADDING of filler, or buffer an endless
+body, 400 (see ``serve.py`` for a request head sent too slowly).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 import anyio
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
@@ -39,6 +44,10 @@ __all__ = ["create_app", "ANSWER", "DIALECTS", "Dialect"]
 
 MAX_CHUNKS = 1000
 MAX_PAD = 1 << 20  # characters of filler one chunk may carry
+MAX_PADDING = 16 << 20  # characters of filler one answer may carry, all chunks together
+MAX_BUFFERED = 64 << 20  # bytes of a body the writer must hold whole (to send its Content-Length)
+MAX_REQUEST_BODY = 1 << 20  # a request is a prompt: a larger body gets 413
+REQUEST_TIMEOUT = 10.0  # seconds a client may take to send its request (see serve.py for the head)
 
 ErrorBody = Callable[[str, str], dict[str, Any]]  # (message, kind) -> the JSON body of an error
 
@@ -140,8 +149,43 @@ class PlanResponse(Response):
             tg.cancel_scope.cancel()
 
 
-def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
-    """The reference server app. ``delay`` is the default pause between events, in seconds."""
+class _Refused(Exception):
+    def __init__(self, status: int, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind = status, message, kind
+
+
+async def _read_body(request: Request, timeout: float) -> bytes:
+    """The request body, read to MAX_REQUEST_BODY within ``timeout`` seconds, or _Refused:
+    the server holds to its own rules however the client sends."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_REQUEST_BODY:  # refused before a byte of it is read
+        raise _Refused(413, f"the request body is over {MAX_REQUEST_BODY} bytes", "request_too_large")
+    body = bytearray()
+    with anyio.move_on_after(timeout) as scope:
+        try:
+            async for piece in request.stream():
+                body += piece
+                if len(body) > MAX_REQUEST_BODY:
+                    raise _Refused(413, f"the request body is over {MAX_REQUEST_BODY} bytes", "request_too_large")
+        except ClientDisconnect:  # answered to no one, but not an error of the server's
+            raise _Refused(400, "the client went away while sending its request", "client_disconnect") from None
+    if scope.cancelled_caught:
+        raise _Refused(408, f"the request body did not arrive within {timeout:g} s", "request_timeout")
+    return bytes(body)
+
+
+def _parsed(body: bytes) -> Any:
+    """The body as JSON; ValueError if it is not JSON, or nested too deeply to parse."""
+    try:
+        return json.loads(body)
+    except RecursionError:  # "[[[[..." deeper than Python recurses: unparseable, a 400 like any other
+        raise ValueError("nested too deeply") from None
+
+
+def create_app(delay: float = 0.02, chunks: int = 8, request_timeout: float = REQUEST_TIMEOUT) -> Starlette:
+    """The reference server app. ``delay`` is the default pause between events, in seconds;
+    ``request_timeout`` how long a client may take to send a request body."""
     profiles = {d.profile: load_profile(d.profile) for d in DIALECTS.values()}
 
     state = ServerState()
@@ -181,20 +225,29 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
         except ValueError:
             return fail(400, "delay, chunks, pad and size must be numbers (delay finite, not negative)",
                         "invalid_query")
+        if max(n_chunks, 1) * pad > MAX_PADDING:
+            return fail(400, f"chunks x pad is over {MAX_PADDING} characters of filler", "invalid_query")
         body: Any = profile.example
         if request.method != "GET":
             media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if handling.require_json_content_type and media_type != "application/json":
                 return fail(415, "send the request as Content-Type: application/json", "unsupported_media_type")
             try:
-                body = json.loads(await request.body())
+                raw = await _read_body(request, request_timeout)
+            except _Refused as refusal:
+                return fail(refusal.status, refusal.message, refusal.kind, headers={"Connection": "close"})
+            try:
+                body = _parsed(raw)
                 if not isinstance(body, dict):
                     raise ValueError("not an object")
             except ValueError:
                 if handling.reject_bad_json:
                     return fail(handling.bad_json_status, "the request body must be a JSON object")
                 body = profile.example
-        problem = next(iter(profile.request_validator.iter_errors(body)), None)
+        try:
+            problem = next(iter(profile.request_validator.iter_errors(body)), None)
+        except RecursionError:  # parsed, yet nested too deeply to validate
+            return fail(400, "the request body is nested too deeply")
         if problem is not None and handling.validate_schema:
             return fail(400, f"the request does not match the {dialect.profile} schema at {problem.json_path}: "
                         f"{problem.message}")
@@ -219,6 +272,11 @@ def create_app(delay: float = 0.02, chunks: int = 8) -> Starlette:
         for fault in faults:
             if fault.stage == "response":
                 fault.apply(plan)
+        if plan.content_length and (plan.endless or plan.huge_line) and (plan.size or MAX_BUFFERED + 1) > MAX_BUFFERED:
+            if handling.stream_limit is not None:
+                state.slots.give_back(dropped=False)
+            return fail(400, f"a Content-Length needs the whole body first: size must be at most {MAX_BUFFERED} "
+                        "with an endless stream or a huge line", "invalid_query")
         return PlanResponse(plan, state, mark_drops=key if handling.fail_after_drop else None,
                             holds_slot=handling.stream_limit is not None)
 

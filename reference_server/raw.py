@@ -32,8 +32,9 @@ READ_SIZE = 64 * 1024
 class RawListener:
     """``await RawListener(app).start(sock)`` serves ``app`` on an already bound socket."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, request_timeout: float = 10.0) -> None:
         self.app = app
+        self.request_timeout = request_timeout  # for the whole request: a slow sender is cut off
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
 
@@ -50,11 +51,12 @@ class RawListener:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._open.add(writer)
         try:
-            request, body = await _read_request(reader)
+            async with asyncio.timeout(self.request_timeout):
+                request, body = await _read_request(reader)
             if request is not None:
                 await self._respond(request, body, reader, writer)
-        except (OSError, h11.ProtocolError):
-            pass  # the client left, or sent something that is not HTTP
+        except (OSError, h11.ProtocolError, TimeoutError):
+            pass  # the client left, sent something that is not HTTP, or took too long to send it
         finally:
             self._open.discard(writer)
             writer.close()

@@ -4,9 +4,13 @@ the same endings, figures and headers, over a real loopback socket."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
 import json
 import socket
 import struct
+import tracemalloc
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -14,8 +18,9 @@ import pytest
 
 from conformance import EndKind, Limits, RequestSpec, Transcript, capture, load_profile
 from conformance._transcript import Evidence
-from conformance._transport import Transport, make_client, make_concurrent_client
+from conformance._transport import ACCEPT_ENCODING, DECODED_PIECE, Transport, make_client, make_concurrent_client
 from reference_server import ServerThread
+from tests.hostile_server import hostile_server, response
 
 PROFILE = load_profile("simple")
 BODY = json.dumps(PROFILE.example).encode()
@@ -156,35 +161,124 @@ def test_a_reset_in_a_chunked_body_is_named_alike():
     assert a.ending.detail.startswith("the connection broke: reset by the peer ("), a.ending.detail
 
 
+# -- content codings: every list inflated a bounded piece at a time, or refused --------------
 
-def test_a_gzip_bomb_is_inflated_a_bounded_piece_at_a_time():
-    import asyncio
-    import gzip
+EVENT = b'data: {"id":"b","content":"a"}\n\n'
+INFLATED = 64 << 20  # what the bombs below hold: 64 MiB of events, in a few KiB
 
-    import httpx
 
-    from conformance import load_profile
-    from conformance._model import EndKind
-    from conformance._transcript import Limits, RequestSpec, capture
-    from conformance._transport import DECODED_PIECE, HttpxTransport
+def _deflate(data: bytes) -> bytes:
+    return zlib.compress(data, 9)
 
-    inflated = 64 * 1024 * 1024  # 64 MiB of "a" compresses to some 64 KiB
-    bomb = gzip.compress(b"data: " + b"a" * inflated, compresslevel=9)
-    sizes = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        headers = {"content-type": "text/event-stream", "content-encoding": "gzip"}
-        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(bomb))
+def _raw_deflate(data: bytes) -> bytes:
+    c = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return c.compress(data) + c.flush()
 
-    async def run():
-        transport = HttpxTransport(httpx.AsyncClient(transport=httpx.MockTransport(answer)))
-        async with transport:
-            response = await transport.send("POST", "http://127.0.0.1/x", b"{}", [], [])
-            async for piece in response.pieces():
-                sizes.append(len(piece))
-            limits = Limits(max_body=1 << 20, max_line=2 << 20)
-            return await capture(transport, RequestSpec("http://127.0.0.1/x", b"{}"), load_profile("simple"), limits)
 
-    t = asyncio.run(run())
-    assert max(sizes) <= DECODED_PIECE and sum(sizes) == len(b"data: ") + inflated
-    assert t.ending.kind is EndKind.LIMIT and t.body_bytes == 1 << 20
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data, 9)
+
+
+@functools.cache
+def _plain() -> bytes:
+    return EVENT * (INFLATED // len(EVENT))
+
+
+@functools.cache
+def bomb(*layers: Callable[[bytes], bytes]) -> bytes:
+    body = _plain()
+    for layer in layers:  # in the order applied, as Content-Encoding lists them
+        body = layer(body)
+    return body
+
+
+async def _pieces(make: Callable[[str], Transport], url: str, stop: int) -> tuple[list[int], int]:
+    """The sizes of the decoded pieces, up to ``stop`` bytes, and the peak of Python's
+    allocations meanwhile."""
+    sizes: list[int] = []
+    tracemalloc.start()
+    try:
+        async with make(url) as client:
+            response = await client.send("POST", url, BODY, [], [])
+            try:
+                async for piece in response.pieces():
+                    sizes.append(len(piece))
+                    if sum(sizes) >= stop:
+                        break
+            finally:
+                await response.aclose()
+        return sizes, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+BOMBS = {
+    "gzip, gzip": ([("Content-Encoding", "gzip, gzip")], (_gzip, _gzip)),
+    "two fields": ([("Content-Encoding", "gzip"), ("Content-Encoding", "gzip")], (_gzip, _gzip)),
+    "gzip inside deflate": ([("Content-Encoding", "gzip, deflate")], (_gzip, _deflate)),
+    "deflate inside gzip, upper case, identity": ([("Content-Encoding", "Deflate, identity, X-GZIP")],
+                                                  (_deflate, _gzip)),
+    "raw deflate": ([("Content-Encoding", "deflate")], (_raw_deflate,)),
+    "four layers": ([("Content-Encoding", "gzip, deflate, gzip, gzip")], (_gzip, _deflate, _gzip, _gzip)),
+}
+
+
+@pytest.mark.parametrize("name", BOMBS)
+def test_every_content_coding_list_is_inflated_a_bounded_piece_at_a_time(name):
+    headers, layers = BOMBS[name]
+    body = bomb(*layers)
+    assert len(body) * 300 < INFLATED  # at most some 200 KiB that hold 64 MiB
+    answer = response("200 OK", [("Content-Type", "text/event-stream"), *headers], body)
+    with hostile_server(lambda request: answer) as (base, _):
+        for make in (make_client, make_concurrent_client):
+            sizes, peak = asyncio.run(_pieces(make, base + "/chat/stream", 8 << 20))
+            assert max(sizes) <= DECODED_PIECE, (make.__name__, max(sizes))
+            assert sum(sizes) >= 8 << 20  # decoded, not passed through
+            assert peak < 8 << 20, (make.__name__, peak)
+        limits = replace(FAST, max_body=1 << 20)
+        a, b = both(base + "/chat/stream", limits)
+    for t in (a, b):
+        assert t.ending.kind is EndKind.LIMIT
+        assert t.ending.detail == f"body longer than {1 << 20} bytes (--sse-max-body)"
+        assert t.body_bytes == 1 << 20 and t.head.startswith(EVENT)
+
+
+def test_a_whole_layered_body_is_decoded_byte_for_byte():
+    body = EVENT * 3 + b"data: [DONE]\n\n"
+    answer = response("200 OK", [("Content-Type", "text/event-stream"), ("Content-Encoding", "deflate, gzip")],
+                      _gzip(_raw_deflate(body)))
+    with hostile_server(lambda request: answer) as (base, seen):
+        a, b = both(base + "/chat/stream")
+    same_record(a, b)
+    assert a.ending.kind is EndKind.CLOSED and a.body_bytes == len(body) and a.terminators == 1
+    # Both ask for no more than they inflate themselves.
+    assert [r.header("accept-encoding") for r in seen.requests] == [ACCEPT_ENCODING] * 2
+
+
+@pytest.mark.parametrize(("coding", "why"), [
+    ("br", "names a coding the suite does not decode ('br')"),
+    ("gzip, zstd", "names a coding the suite does not decode ('zstd')"),
+    ("compress", "names a coding the suite does not decode ('compress')"),
+    ("gzip, gzip, gzip, gzip, gzip", "applies 5 codings, more than the 4 layers the suite inflates"),
+    ("gzip," * 20000, "applies 20000 codings, more than the 4 layers"),
+])
+def test_a_content_coding_the_suite_does_not_inflate_ends_the_exchange_at_a_limit(coding, why):
+    answer = response("200 OK", [("Content-Type", "text/event-stream"), ("Content-Encoding", coding)], EVENT * 4)
+    with hostile_server(lambda request: answer) as (base, _):
+        a, b = both(base + "/chat/stream")
+    same_record(a, b)
+    assert a.ending.kind is EndKind.LIMIT
+    assert why in a.ending.detail and a.ending.detail.endswith("the body was not read"), a.ending.detail
+    assert a.body_bytes == 0 and a.events == 0
+
+
+def test_a_body_that_does_not_inflate_is_named_alike():
+    answer = response("200 OK", [("Content-Type", "text/event-stream"), ("Content-Encoding", "gzip")],
+                      _gzip(EVENT * 4)[:-30] + b"not gzip at all" * 4)
+    with hostile_server(lambda request: answer) as (base, _):
+        a, b = both(base + "/chat/stream")
+    same_record(a, b)
+    assert a.ending.kind is EndKind.READ_ERROR
+    assert a.ending.detail.startswith("the connection broke: the body is not what its Content-Encoding says: "
+                                      "it does not inflate (error: Error -3 while decompressing data"), a.ending.detail

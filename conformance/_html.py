@@ -8,7 +8,7 @@ viewer's Content-Security-Policy): pytest-html builds its own results table in t
 from JSON, so without a script it shows no row. This table replaces it, and its
 interactive parts are native: filters are checkboxes that report.css reads with
 ``:has()``, evidence folds in ``<details>``. It is sorted for the reader (failures,
-warnings, not judged, met) where pytest-html sorts by pytest outcome, in which a SHOULD
+warnings, not judged, skipped, met) where pytest-html sorts by pytest outcome, in which a SHOULD
 warning is a pass. pytest-html keeps its page, header and environment table; its own
 results table is left empty and hidden.
 
@@ -320,12 +320,13 @@ class HtmlReport:
         if entry is not None:
             row.entry = entry
         elif report.failed:  # an error of the suite's, in any phase: its traceback, redacted
-            row.errors.append(f"{report.when}: {self._visible(report.longreprtext)}")
+            # RequirementItem.repr_failure made it visible already; again would turn ␛ into ⟨U+241B⟩.
+            row.errors.append(f"{report.when}: {self.suite.redact(report.longreprtext)}")
         elif report.skipped:  # skipped before it ran (a skip mark of the user's, say)
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longreprtext
             row.entry = {**row.entry, "result": "skipped", "message": self._visible(str(reason))}
-        if report.when == "teardown":  # holds what every phase captured
-            row.captured = [(title, self._visible(text)) for title, text in report.sections]
+        if report.when == "teardown":  # holds what every phase captured, made visible by the plugin
+            row.captured = [(title, self.suite.redact(text)) for title, text in report.sections]
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

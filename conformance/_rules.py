@@ -83,7 +83,7 @@ class Findings:
             return Verdict(self.requirement, Outcome.FAILED, self.violations, self.count, notes=self.notes)
         if self.blocked:
             rid, reason = self.blocked
-            return Verdict(self.requirement, Outcome.BLOCKED, reason=f"not judged: {rid} failed ({reason})")
+            return Verdict(self.requirement, Outcome.BLOCKED, reason=f"moot: {rid} failed ({reason})")
         if self.not_judged:
             return Verdict(self.requirement, Outcome.NOT_JUDGED, reason=f"not judged: {self.not_judged}",
                            notes=self.notes)

@@ -106,7 +106,8 @@ def hostile_server(answer: Callable[[Request], bytes]) -> Iterator[tuple[str, Se
 def artifacts_of(run: SuiteRun, pytester: pytest.Pytester) -> dict[str, str]:
     """Everything a run showed or wrote, as text: its output and every file it left."""
     found = {"stdout": run.output, "stderr": run.result.stderr.str()}
+    cache = pytester.path / ".cache"  # pytester's HOME: Hypothesis's Unicode table, nothing of the target's
     for path in pytester.path.rglob("*"):
-        if path.is_file():
+        if path.is_file() and cache not in path.parents:
             found[str(path.relative_to(pytester.path))] = path.read_text(encoding="utf-8", errors="replace")
     return found

@@ -30,7 +30,7 @@ def test_own_requests_wait_for_a_conforming_canonical_exchange(suite):
     assert run.failed == {"DONE-PRESENT"}
     for rid in ("REQUEST-ANY-VALID", "LIFECYCLE-DISCONNECT", "LIFECYCLE-CONCURRENT"):
         assert run.outcomes[rid] == "skipped"
-    assert "not judged: DONE-PRESENT failed (the canonical request already fails; fix that first)" in run.output
+    assert "moot: DONE-PRESENT failed (the canonical request already fails; fix that first)" in run.output
     # Refusing bad requests does not depend on the stream: still judged.
     assert run.outcomes["REQUEST-NOT-JSON-4XX"] == "passed"
 
@@ -68,7 +68,7 @@ def test_a_stalling_target_costs_no_timeout_per_bad_request(suite):
     run = suite("fault=stall-mid", "-rs")
     assert run.failed == {"DELIVERY-IDLE"}
     assert run.outcomes["REQUEST-BAD-NO-5XX"] == "skipped"
-    assert "not judged: DELIVERY-IDLE failed (no byte for 0.5 s" in run.output
+    assert "moot: DELIVERY-IDLE failed (no byte for 0.5 s" in run.output
 
 
 def test_a_schema_hypothesis_cannot_draw_from_is_not_a_pass(pytester, reference):

@@ -25,7 +25,7 @@ def test_a_verdict_quoting_the_target_carries_no_terminal_escape():
     text = render_entry(requirement_entry(verdict, False, Redactor([])))
     assert "\x1b" not in text and "\x07" not in text
     assert "␛[2J" in text
-    blocked = Verdict(req, Outcome.BLOCKED, reason=f"not judged: media type {evil}")
+    blocked = Verdict(req, Outcome.BLOCKED, reason=f"moot: media type {evil}")
     assert "\x1b" not in render_entry(requirement_entry(blocked, False, Redactor([])))
 
 
@@ -36,7 +36,7 @@ def test_counts_read_as_english():
     assert (plural(1, "warning"), plural(2, "warning"), plural(0, "byte")) == ("1 warning", "2 warnings", "0 bytes")
     assert [events_phrase(n) for n in (0, 1, 8)] == ["0 events", "1 event (numbered 0)", "8 events (numbered 0 to 7)"]
     assert [result_count(r, 1) for r in ("passed", "failed", "warning", "skipped")] == [
-        "1 met", "1 failed", "1 warning", "1 not judged",
+        "1 met", "1 failed", "1 warning", "1 skipped",
     ]  # fmt: skip
     # A verdict this version does not know is still named, spelled out.
     assert [verdict_word(v) for v in ("conforms", "does-not-conform", "not-judged")] == [

@@ -38,7 +38,7 @@ def test_stall_costs_one_timeout_not_one_per_check(suite):
 def test_blocked_checks_name_their_cause(suite):
     run = suite("fault=content-type-json", "-rs")
     assert run.outcomes["PAYLOAD-JSON"] == "skipped"
-    assert "not judged: HTTP-CONTENT-TYPE failed (media type application/json)" in run.output
+    assert "moot: HTTP-CONTENT-TYPE failed (media type application/json)" in run.output
 
 
 def test_failure_message_names_expected_received_and_where(suite):

@@ -247,9 +247,9 @@ class ResponsesPartOrder(_ResponsesRule):
 
 
 @rule
-class ResponsesTextDone(_ResponsesRule):
+class ResponsesTextJoins(_ResponsesRule):
     requirement = Requirement(
-        "RESPONSES-TEXT-DONE", MUST,
+        "RESPONSES-TEXT-JOINS", MUST,
         "The text deltas of each content part join to the text its .done carries", SOURCE, URL,
     )
 

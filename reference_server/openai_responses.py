@@ -201,7 +201,7 @@ def _delta_after_done(plan: Plan) -> None:
 
 
 @fault("text-mismatch", "sends a response.output_text.done whose text is not what the deltas joined to",
-       "RESPONSES-TEXT-DONE")
+       "RESPONSES-TEXT-JOINS")
 def _text_mismatch(plan: Plan) -> None:
     plan.chunks[_at(plan, "response.output_text.done")]["text"] += " (edited)"
 

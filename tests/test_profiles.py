@@ -81,7 +81,7 @@ TOOLS = {
         ("openai-responses", {"tools": TOOLS["openai-responses"]}, "RESPONSES-ARGS-JSON"),
         ("open-responses", {"tools": TOOLS["openai-responses"]}, "RESPONSES-ARGS-JSON"),
         ("openai-responses", {"input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}]},
-         "RESPONSES-TEXT-DONE"),
+         "RESPONSES-TEXT-JOINS"),
     ],
     ids=["openai-include-usage", "openai-tools", "openai-tools-usage", "anthropic-tools", "responses-tools",
          "open-responses-tools", "responses-input-items"],

@@ -10,7 +10,7 @@ The pieces it is built from are public too::
 
 Module layout, in the order data flows: _profile -> _transcript (uses _parser) ->
 _rules/_checks (and _checks_events; the dialects' rule sets _checks_openai,
-_checks_anthropic) -> _suite -> plugin -> _report (JSON; uses _timing) -> _html (pytest-html).
+_checks_anthropic, _checks_responses, _checks_gemini, with helpers in _dialect) -> _suite -> plugin -> _report (JSON; uses _timing) -> _html (pytest-html).
 """
 
 from ._model import Ending, EndKind, Level, Requirement, Violation

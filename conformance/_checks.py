@@ -92,8 +92,13 @@ class HttpContentType(Rule):
         if value is None:
             self.fail("the response has no Content-Type header", expected="text/event-stream", received="(none)")
         elif t.media_type != "text/event-stream":
+            hint = ""
+            if t.media_type == "application/json" and t.head.lstrip()[:1] == b"[":
+                hint = "; a JSON array, not an event stream"
+                if ":streamGenerateContent" in t.request.url and "alt=sse" not in t.request.url:
+                    hint += " (Gemini answers so unless the URL asks for events with ?alt=sse)"
             self.fail(
-                f"Content-Type is {preview(value)}; the body starts {preview(t.head)}",
+                f"Content-Type is {preview(value)}; the body starts {preview(t.head)}{hint}",
                 expected="text/event-stream",
                 received=value[:PREVIEW],
                 offset=0,

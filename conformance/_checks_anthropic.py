@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._checks import PREVIEW, _cut_blocker, preview
-from ._dialect import TRACKED, Fragments, TooLong, location
+from ._dialect import TRACKED, FirstEvent, Fragments, TooLong, location
 from ._model import Level, Requirement
 from ._rules import Rule, rule
 from ._transcript import Chunk, Transcript
@@ -68,27 +68,15 @@ class AnthropicMessageStart(_MessagesRule):
     )
 
     def start(self) -> None:
-        self.first: int | None = None
-        self.started: int | None = None
+        self.order = FirstEvent(
+            "message_start", "a client has no message to add the content to (the anthropic SDK builds none)"
+        )
 
     def on_event(self, chunk: Chunk, kind: str, value: dict[str, Any]) -> None:
-        index = chunk.event.index
-        if self.first is None:
-            self.first = index
-            if kind != "message_start":
-                self.fail_at(chunk, f"the first event is {preview(kind)}, not message_start: a client has no "
-                                    "message to add the content to (the anthropic SDK builds none)",
-                             expected="message_start", received=kind[:PREVIEW])
-        if kind != "message_start":
-            return
-        if self.started is not None:
-            self.fail_at(chunk, f"a second message_start in event {index} (the first: event {self.started})",
-                         expected="one message_start", received="another")
-        else:
-            self.started = index
+        self.order.see(self, chunk, kind)
 
     def finish(self, t: Transcript) -> None:
-        if self.first is None:
+        if self.order.first is None:
             self.not_applicable = "no event arrived"
 
 

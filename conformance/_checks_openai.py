@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from ._checks import PREVIEW, _cut_blocker, preview
-from ._dialect import TRACKED, Fragments, location
+from ._dialect import TRACKED, Fragments, location, stable_fields
 from ._model import Level, Requirement
 from ._rules import VIOLATIONS_KEPT, Rule, rule
 from ._transcript import Chunk, Transcript
@@ -71,21 +71,7 @@ class OpenAIIdStable(_ChatRule):
         self.first: dict[str, tuple[Any, int]] = {}
 
     def on_completion_chunk(self, chunk: Chunk, value: dict[str, Any]) -> None:
-        for name in self.FIELDS:
-            if name not in value:
-                continue
-            now = value[name]
-            if name not in self.first:
-                self.first[name] = (now, chunk.event.index)
-            elif now != self.first[name][0]:
-                was, where = self.first[name]
-                self.fail_at(
-                    chunk,
-                    f"{name!r} changed from {preview(json.dumps(was))} (event {where}) to {preview(json.dumps(now))} "
-                    f"in event {chunk.event.index}: every chunk of one completion carries the same {name}",
-                    expected=json.dumps(was)[:PREVIEW],
-                    received=json.dumps(now)[:PREVIEW],
-                )
+        stable_fields(self, chunk, value, self.FIELDS, self.first, "completion")
 
     def finish(self, t: Transcript) -> None:
         if not self.first and not self.count:

@@ -1,4 +1,5 @@
-"""Helpers shared by the rule sets of the dialects (``_checks_openai``, ``_checks_anthropic``)."""
+"""Helpers shared by the rule sets of the dialects (``_checks_openai``, ``_checks_anthropic``,
+``_checks_responses``, ``_checks_gemini``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._checks import preview
+from ._checks import PREVIEW, preview
 from ._rules import Rule
 from ._transcript import Chunk
 
-__all__ = ["location", "Fragments", "TRACKED", "MAX_ARGUMENTS", "MAX_ARGUMENTS_TOTAL"]
+__all__ = ["location", "Fragments", "TRACKED", "MAX_ARGUMENTS", "MAX_ARGUMENTS_TOTAL", "stable_fields", "FirstEvent"]
 
 # How many choices, content blocks or tool calls a rule follows in one stream. Real
 # responses have a handful; the cap keeps a hostile stream from growing the suite's memory.
@@ -121,3 +122,49 @@ class Fragments:
             problem = f"a JSON {_JSON_TYPES.get(type(value), 'value')}, not an object"
         rule.fail(f"{what}: the fragments join to {preview(text)}, {problem}",
                   expected="a JSON object", received=preview(text), **where)
+
+
+def stable_fields(rule: Rule, chunk: Chunk, value: dict[str, Any], names: tuple[str, ...],
+                  first: dict[str, tuple[Any, int]], whole: str) -> None:
+    """Fail ``rule`` where a field of ``names`` differs from its value in the first chunk that
+    had it (kept in ``first``: name -> value, event); ``whole`` names what the chunks make up."""
+    for name in names:
+        if name not in value:
+            continue
+        now = value[name]
+        if name not in first:
+            first[name] = (now, chunk.event.index)
+        elif now != first[name][0]:
+            was, where = first[name]
+            rule.fail_at(
+                chunk,
+                f"{name!r} changed from {preview(json.dumps(was))} (event {where}) to {preview(json.dumps(now))} "
+                f"in event {chunk.event.index}: every chunk of one {whole} carries the same {name}",
+                expected=json.dumps(was)[:PREVIEW],
+                received=json.dumps(now)[:PREVIEW],
+            )
+
+
+class FirstEvent:
+    """A rule's state for "the first event is ``kind``, and it comes once"; ``without`` says
+    what a client lacks when it is not first."""
+
+    def __init__(self, kind: str, without: str) -> None:
+        self.kind, self.without = kind, without
+        self.first: int | None = None  # the first event's number
+        self.seen: int | None = None  # the event of the first ``kind``
+
+    def see(self, rule: Rule, chunk: Chunk, kind: str) -> None:
+        index = chunk.event.index
+        if self.first is None:
+            self.first = index
+            if kind != self.kind:
+                rule.fail_at(chunk, f"the first event is {preview(kind)}, not {self.kind}: {self.without}",
+                             expected=self.kind, received=kind[:PREVIEW])
+        if kind != self.kind:
+            return
+        if self.seen is not None:
+            rule.fail_at(chunk, f"a second {self.kind} in event {index} (the first: event {self.seen})",
+                         expected=f"one {self.kind}", received="another")
+        else:
+            self.seen = index

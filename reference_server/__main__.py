@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from conformance import load_profile
+
 from .app import DIALECTS
 from .serve import ServerThread
 
@@ -21,7 +23,8 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=50, help="milliseconds between events (default 50)")
     args = parser.parse_args()
     with ServerThread(args.port, args.raw_port, args.host, delay=args.delay / 1000) as server:
-        for path, dialect in DIALECTS.items():
+        for dialect in DIALECTS.values():  # at its profile's path: a model and a query where the path needs them
+            path = load_profile(dialect.profile).path
             print(f"profile {dialect.profile}: POST {server.url(path)}  (faults: GET {server.url('/faults')})")
         print(f"byte-exact listener for the raw faults: http://{args.host}:{server.raw_port}")
         try:

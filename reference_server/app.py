@@ -32,7 +32,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from conformance import load_profile
 
-from . import anthropic_messages, openai_chat, vendors
+from . import anthropic_messages, gemini, openai_chat, openai_responses, vendors
 from .faults import FAULTS, Fault
 from .handling import Handling
 from .plan import Plan
@@ -94,6 +94,8 @@ class Dialect:
     plan: Callable[[dict[str, Any], str, int], Plan]  # (request body, response id, chunks) -> a correct plan
     faults: dict[str, Fault]  # the faults ?fault= may name on its path
     error_body: ErrorBody = simple_error
+    # Changes the plan as the request's URL asks, before any fault (the model Gemini's path names).
+    adapt: Callable[[Plan, Request], None] | None = None
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -101,6 +103,15 @@ DIALECTS: dict[str, Dialect] = {
     "/v1/chat/completions": Dialect("openai-chat", openai_chat.make_plan, openai_chat.FAULTS, openai_chat.error_body),
     "/v1/messages": Dialect(
         "anthropic-messages", anthropic_messages.make_plan, anthropic_messages.FAULTS, anthropic_messages.error_body
+    ),
+    "/v1/responses": Dialect(
+        "openai-responses", openai_responses.make_plan, openai_responses.FAULTS, openai_responses.error_body
+    ),
+    "/openresponses/v1/responses": Dialect(
+        "open-responses", openai_responses.make_open_plan, openai_responses.OPEN_FAULTS, openai_responses.error_body
+    ),
+    "/v1beta/models/{model}:streamGenerateContent": Dialect(
+        "gemini", gemini.make_plan, gemini.FAULTS, gemini.error_body, gemini.adapt
     ),
 }
 for _dialect in DIALECTS.values():  # every dialect plays real vendors' habits too
@@ -190,8 +201,8 @@ def create_app(delay: float = 0.02, chunks: int = 8, request_timeout: float = RE
 
     state = ServerState()
 
-    async def stream(request: Request) -> Response:
-        dialect = DIALECTS[request.url.path]
+    async def stream(path: str, request: Request) -> Response:
+        dialect = DIALECTS[path]  # the route's path: a template where it names the model
         profile = profiles[dialect.profile]
         refuse = partial(error, shape=dialect.error_body)
         names = [n for n in request.query_params.get("fault", "").split(",") if n]
@@ -265,8 +276,10 @@ def create_app(delay: float = 0.02, chunks: int = 8, request_timeout: float = RE
         plan.request = body
         plan.request_headers = dict(request.headers)
         plan.size = size
+        if dialect.adapt is not None:
+            dialect.adapt(plan, request)
         text = profile.text_path
-        if pad > 0 and text is not None and len(text.steps) == 1:  # a top-level text property (simple's)
+        if pad > 0 and dialect.profile == "simple" and text is not None:  # its text is top-level
             for chunk in plan.chunks:
                 chunk[text.text] += "." * pad
         for fault in faults:
@@ -289,6 +302,6 @@ def create_app(delay: float = 0.02, chunks: int = 8, request_timeout: float = RE
         return error(404, f"no such path; streams are served at {', '.join(DIALECTS)}", "not_found")
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    routes = [Route(path, stream, methods=methods) for path in DIALECTS]
+    routes = [Route(path, partial(stream, path), methods=methods) for path in DIALECTS]
     routes.append(Route("/faults", faults, methods=["GET"]))
     return Starlette(routes=routes, exception_handlers={404: not_found})

@@ -109,7 +109,10 @@ class ServerThread:
             await self._raw.stop()
 
     def url(self, path: str = "/", query: str = "") -> str:
-        """The URL of ``path`` with ``query``, on the listener its faults need."""
+        """The URL of ``path`` with ``query``, on the listener its faults need. ``path`` may
+        carry a query of its own (a profile's: Gemini's ``?alt=sse``), which ``query`` extends."""
+        path, _, own = path.partition("?")
+        query = "&".join(q for q in (own, query) if q)
         names = ",".join(parse_qs(query).get("fault", [])).split(",")
         # The path's dialect names the faults; on an unknown path, any dialect's may be meant.
         dialects = [DIALECTS[path]] if path in DIALECTS else DIALECTS.values()

@@ -34,8 +34,11 @@ PATIENT = ("--sse-timeout", "3")
 
 
 def _key_header(profile: str) -> tuple[str, str]:
+    """Where each API takes its key."""
     if profile == "anthropic-messages":
         return "x-api-key", API_KEY
+    if profile == "gemini":
+        return "x-goog-api-key", API_KEY
     return "Authorization", f"Bearer {API_KEY}"
 
 

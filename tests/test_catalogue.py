@@ -10,6 +10,7 @@ from conformance.__main__ import requirements_table
 from conformance._catalogue import requirements
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+AREAS = {"openai-responses": "RESPONSES"}
 
 
 def test_ids_are_area_name_and_unique():
@@ -19,8 +20,10 @@ def test_ids_are_area_name_and_unique():
         assert req.level in Level
         assert req.title and req.source
     for rid, cls in REGISTRY.items():
-        # A rule of a dialect's rule set is named after the dialect (openai-chat: OPENAI-...).
-        area = cls.ruleset.split("-")[0].upper() if cls.ruleset else "HTTP|FRAME|PAYLOAD|DONE|DELIVERY"
+        # A rule of a dialect's rule set is named after the dialect (openai-chat: OPENAI-...; the
+        # Responses API's, which OpenAI shares with chat completions, by its own: RESPONSES-...).
+        area = AREAS.get(cls.ruleset, cls.ruleset.split("-")[0].upper()) if cls.ruleset else \
+            "HTTP|FRAME|PAYLOAD|DONE|DELIVERY"
         assert re.fullmatch(rf"({area})(-[A-Z0-9]+)+", rid), rid
         assert cls.requirement.id == rid
     for req in requirements():

@@ -17,15 +17,21 @@ import pytest
 from conformance import REGISTRY, applicable, capture, load_profile
 from conformance._catalogue import requirements
 from conformance._transcript import Evidence, Limits, RequestSpec, make_client
-from reference_server import anthropic_messages, openai_chat
+from reference_server import anthropic_messages, gemini, openai_chat, openai_responses
 from reference_server.app import DIALECTS
 from reference_server.faults import CANONICAL_ONLY
 from reference_server.text import answer_for, prompt_of
 from tests.conftest import FAST, run_suite
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-DIALECT_FAULTS = {"openai-chat": openai_chat.FAULTS, "anthropic-messages": anthropic_messages.FAULTS}
-PATHS = {d.profile: path for path, d in DIALECTS.items()}
+DIALECT_FAULTS = {
+    "openai-chat": openai_chat.FAULTS,
+    "anthropic-messages": anthropic_messages.FAULTS,
+    "openai-responses": openai_responses.FAULTS,
+    "open-responses": openai_responses.OPEN_FAULTS,
+    "gemini": gemini.FAULTS,
+}
+PATHS = {d.profile: load_profile(d.profile).path for d in DIALECTS.values()}  # Gemini's names a model and ?alt=sse
 INCLUDE_USAGE = {"stream_options": {"include_usage": True}}
 # A dialect fault breaks the canonical stream; the own-request probes would only be blocked by that.
 NO_PROBES = CANONICAL_ONLY
@@ -39,7 +45,7 @@ def dialect(pytester, reference):
     reference server's path for ``profile``; ``request`` adds fields to the profile's example."""
 
     def run(profile: str, query: str = "", *args: str, request: dict | None = None):
-        url = reference.url(PATHS[profile]) + (f"?{query}" if query else "")
+        url = reference.url(PATHS[profile], query)
         extra: list[str] = []
         if request is not None:
             path = pytester.path / "request.json"
@@ -61,6 +67,7 @@ def test_reference_server_conforms_to_each_dialect(dialect, profile):
 TOOLS = {
     "openai-chat": [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}],
     "anthropic-messages": [{"name": "lookup", "input_schema": {"type": "object"}}],
+    "openai-responses": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}],
 }
 
 
@@ -71,8 +78,13 @@ TOOLS = {
         ("openai-chat", {"tools": TOOLS["openai-chat"]}, "OPENAI-TOOL-ARGS-JSON"),
         ("openai-chat", {"tools": TOOLS["openai-chat"], **INCLUDE_USAGE}, "OPENAI-TOOL-ARGS-JSON"),
         ("anthropic-messages", {"tools": TOOLS["anthropic-messages"]}, "ANTHROPIC-TOOL-INPUT-JSON"),
+        ("openai-responses", {"tools": TOOLS["openai-responses"]}, "RESPONSES-ARGS-JSON"),
+        ("open-responses", {"tools": TOOLS["openai-responses"]}, "RESPONSES-ARGS-JSON"),
+        ("openai-responses", {"input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}]},
+         "RESPONSES-TEXT-JOINS"),
     ],
-    ids=["openai-include-usage", "openai-tools", "openai-tools-usage", "anthropic-tools"],
+    ids=["openai-include-usage", "openai-tools", "openai-tools-usage", "anthropic-tools", "responses-tools",
+         "open-responses-tools", "responses-input-items"],
 )
 def test_request_variants_conform_and_are_judged(dialect, profile, request_, judged):
     run = dialect(profile, request=request_)
@@ -129,11 +141,54 @@ def test_in_stream_error_is_shown_with_its_message(dialect):
     assert "reports an error, with the message 'Overloaded'" in run.output
 
 
+@pytest.mark.parametrize("fault", ["error-event", "error-event-flat"])
+def test_responses_error_event_fails_in_either_shape_with_its_message(dialect, fault):
+    # Documented flat, sent nested by the API: both are errors, and both match the error schema.
+    run = dialect("openai-responses", f"fault={fault}", *NO_PROBES)
+    assert run.failed == {"PAYLOAD-NO-ERROR"}
+    assert run.outcomes["PAYLOAD-ERROR-SCHEMA"] == "passed"
+    assert "reports an error, with the message 'The server had an error.'" in run.output
+
+
+def test_responses_sequence_gap_names_the_numbers(dialect):
+    run = dialect("openai-responses", "fault=sequence-gap", *NO_PROBES)
+    assert "event 4 skips from sequence_number 3 to 5: 1 missing" in run.output
+    assert "expected: sequence_number 4" in run.output
+
+
+def test_gemini_without_alt_sse_is_named_in_http_content_type(pytester, reference):
+    url = reference.url(PATHS["gemini"].partition("?")[0])  # the query left out
+    run = run_suite(pytester, url, *FAST, "--sse-profile", "gemini", *NO_PROBES)
+    assert run.failed == {"HTTP-CONTENT-TYPE"}
+    assert "a JSON array, not an event stream (Gemini answers so unless the URL asks for events with ?alt=sse)" \
+        in run.output
+
+
+def test_gemini_key_in_the_query_is_kept_and_redacted(pytester, reference):
+    secret = "AIzaSyNotARealKey0123456789"
+    run = run_suite(pytester, reference.url(PATHS["gemini"], f"key={secret}"), *FAST, "--sse-profile", "gemini",
+                    "--sse-strict")
+    assert run.ret == 0, run.output  # ?alt=sse kept beside the key: the stream is an event stream
+    written = [p.read_text(encoding="utf-8", errors="replace") for p in pytester.path.rglob("*") if p.is_file()]
+    assert secret not in run.output and not any(secret in text for text in written)
+    assert "alt=sse" in run.output
+
+
 @pytest.mark.parametrize("profile", sorted(DIALECT_FAULTS))
 def test_target_reference_serves_the_profile_at_its_path(pytester, profile):
     run = run_suite(pytester, "reference", *FAST, "--sse-profile", profile, "--sse-strict")
     assert run.ret == 0, run.output
     assert f"{PATHS[profile]} (reference server)" in run.output
+
+
+PROMPT_OF = {
+    "simple": lambda body: body["prompt"],
+    "openai-chat": lambda body: prompt_of(body["messages"]),
+    "anthropic-messages": lambda body: prompt_of(body["messages"]),
+    "openai-responses": lambda body: body["input"],
+    "open-responses": lambda body: body["input"],
+    "gemini": lambda body: body["contents"][-1]["parts"][0]["text"],
+}
 
 
 @pytest.mark.parametrize("profile", ["simple", *sorted(DIALECT_FAULTS)])
@@ -158,23 +213,23 @@ def test_text_path_reassembles_the_answer(reference, profile):
             await capture(client, request, loaded, Limits(timeout=5), [text], Evidence())
 
     asyncio.run(run())
-    prompt = loaded.example.get("prompt") or prompt_of(loaded.example["messages"])
-    assert "".join(text.pieces) == answer_for(prompt)
+    assert "".join(text.pieces) == answer_for(PROMPT_OF[profile](loaded.example))
 
 
 def test_get_faults_lists_every_dialect_with_its_profile_and_path(reference):
     listed = httpx.get(reference.url("/faults")).json()
     by_profile = {d.profile: {f["name"] for f in listed if f["profile"] == d.profile} for d in DIALECTS.values()}
     assert by_profile == {d.profile: set(d.faults) for d in DIALECTS.values()}
-    assert all(f["path"] == PATHS[f["profile"]] for f in listed)
+    routes = {d.profile: path for path, d in DIALECTS.items()}  # a template where the path names the model
+    assert all(f["path"] == routes[f["profile"]] for f in listed)
     assert {"name", "breaks", "trips", "benign"} <= set(listed[0])
 
 
 @pytest.mark.parametrize("profile", ["simple", *sorted(DIALECT_FAULTS)])
 def test_bad_request_gets_the_dialects_error_body(reference, profile):
     # A fault of another dialect is unknown on this path: 400, shaped as the profile's error schema says.
-    other = "no-done" if profile != "simple" else "no-role"
-    response = httpx.post(reference.url(PATHS[profile]) + f"?fault={other}", json=load_profile(profile).example)
+    other = "no-role" if profile != "openai-chat" else "no-done"
+    response = httpx.post(reference.url(PATHS[profile], f"fault={other}"), json=load_profile(profile).example)
     assert response.status_code == 400
     assert load_profile(profile).error_validator.is_valid(response.json()), response.text
     response = httpx.post(reference.url(PATHS[profile]), json={"stream": True})

@@ -11,9 +11,10 @@ own requests one at a time, as before they went side by side). Each run's canoni
 duration comes from its JSON report; its peak RSS from ``wait4``. Goal: default-run wall
 under 5x one stream at 2 s per stream, and peak RSS under 100 MiB.
 
-``--draw-memory`` measures, each in a fresh interpreter, the peak RSS of drawing ten requests
-from a profile's whole request schema (how the drawn requests were made before) against
-drawing ten that vary the canonical request where ``[requests.vary]`` says (how they are now).
+``--draw-memory`` measures, each in a fresh interpreter and a fresh Hypothesis storage
+directory, the peak RSS of drawing ten requests from a profile's whole request schema with
+hypothesis-jsonschema's defaults (how the drawn requests were made before) against drawing ten
+that vary the canonical request where ``[requests.vary]`` says (how they are now).
 """
 
 from __future__ import annotations
@@ -115,14 +116,27 @@ BASE = "import resource, sys; sys.path.insert(0, {root!r}); import hypothesis, h
 
 
 def draw_memory(runs: int) -> None:
+    """Each case in a fresh interpreter with a fresh Hypothesis storage directory, as the first
+    run in a directory (every CI job's) has it; "again" reuses the directory of the run before."""
     rows = []
     for profile in ("simple", "openai-chat", "anthropic-messages"):
-        cases = {"imports only": BASE.format(root=str(ROOT)),
-                 "10 drawn from the whole request schema": DRAW.format(root=str(ROOT), profile=profile, whole=True),
-                 "10 varying the canonical request": DRAW.format(root=str(ROOT), profile=profile, whole=False)}
-        for name, code in cases.items():
-            got = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=ENV)
-                   .stdout.split() for _ in range(runs)]
+        cases = {
+            "imports only": (BASE.format(root=str(ROOT)), False),
+            "10 drawn from the whole request schema (before)": (
+                DRAW.format(root=str(ROOT), profile=profile, whole=True), False),
+            "the same, again in the same directory": (DRAW.format(root=str(ROOT), profile=profile, whole=True), True),
+            "10 varying the canonical request (now)": (
+                DRAW.format(root=str(ROOT), profile=profile, whole=False), False),
+        }
+        for name, (code, again) in cases.items():
+            got = []
+            for _ in range(runs):
+                with tempfile.TemporaryDirectory() as storage:
+                    env = {**ENV, "HYPOTHESIS_STORAGE_DIRECTORY": storage}
+                    for _ in range(2 if again else 1):
+                        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                             check=True, env=env, cwd=storage).stdout.split()
+                    got.append(out)
             rss, largest = median([int(g[0]) for g in got]), max(int(g[1]) for g in got)
             rows.append([profile, name, f"{rss / 1024:.0f}", str(largest) if largest else "-"])
     print(table(["profile", "drawing", "peak RSS MiB", "largest body drawn, bytes"], rows))

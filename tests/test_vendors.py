@@ -61,12 +61,22 @@ def test_the_profile_example_naming_another_model_fails_with_a_pointer_to_sse_re
 
 
 def test_a_missing_key_is_not_judged_and_says_what_to_check(pytester, vendor):
-    run = run_suite(pytester, vendor + "/v1/chat/completions", "--sse-profile", "openai-chat")
+    from xml.etree import ElementTree
+
+    run = run_suite(pytester, vendor + "/v1/chat/completions", "--sse-profile", "openai-chat",
+                    "--junitxml", "junit.xml")
     assert run.ret == 1
     assert run.report["verdict"] == "not-judged"
     assert "cause    the credentials were refused (401 Unauthorized)" in run.output
     assert "check    an --sse-header with the API key" in run.output
     assert run.report["requests"]["sent"] == 1  # nothing more is spent on an endpoint that refuses us
+    page = (pytester.path / "reports" / "sse-conformance.html").read_text(encoding="utf-8")
+    assert '<p class="sse-verdict">NOT JUDGED</p>' in page
+    assert "the credentials were refused (401 Unauthorized)" in page
+    cases = ElementTree.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    properties = [{p.get("name"): p.get("value") for p in case.iter("property")} for case in cases]
+    assert all(p["result"] == "not-judged" for p in properties) and properties
+    assert all(p["reason"] == "not judged: the credentials were refused (401 Unauthorized)" for p in properties)
 
 
 def test_a_rate_limit_that_never_lifts_is_not_judged_within_the_retry_budget(pytester):

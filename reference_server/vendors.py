@@ -61,7 +61,8 @@ def register(registry: dict[str, Fault], profile: str, example: dict[str, Any]) 
     if isinstance(example.get("model"), str):
         model = example["model"]
 
-        @add("known-model", f"streams only for its own model {model!r}: a request naming another gets 404")
+        @add("known-model", f"streams only for its own model {model!r}: a request naming another gets 404",
+             suite_args=("--sse-examples", "3", "--sse-concurrency", "2"))  # the drawn requests keep the model
         def _known_model(handling: Handling) -> None:
             handling.known_model = model
 

@@ -98,6 +98,8 @@ def test_an_unreachable_target_is_not_judged_naming_the_cause(pytester, referenc
     assert f"exchange no response: {cause}" in run.output
     assert "verdict  NOT JUDGED" in run.output
     assert run.report["verdict"] == "not-judged" and run.report["exchange"]["ending"]["kind"] == "unreachable"
+    page = (pytester.path / "reports" / "sse-conformance.html").read_text(encoding="utf-8")
+    assert '<p class="sse-verdict">NOT JUDGED</p>' in page and "the target could not be reached" in page
     assert "Traceback" not in run.output
 
 

@@ -29,7 +29,7 @@ import pytest
 
 from ._catalogue import requirements
 from ._html_stream import esc, stream_section
-from ._render import kept_note, plural, result_count, result_word, verdict_word, visible_text
+from ._render import kept_note, plural, result_count, result_word, sent_line, verdict_word, visible_text
 
 if TYPE_CHECKING:
     from .plugin import Suite
@@ -85,6 +85,7 @@ def banner(doc: Doc | None, target: str, rows: Sequence[Row] = ()) -> str:
         ("profile", doc["profile"]),
         ("date", doc["date"]),
         ("suite", f"{doc['suite']['name']} {doc['suite']['version']}"),
+        *([("requests", sent_line(doc["requests"]))] if doc.get("requests") else []),
     ]
     results = sorted({r for level in LEVELS for r in doc["summary"][level]}, key=_rank)
     counts = ["<tr><th>level</th>" + "".join(f"<th>{esc(result_word(r))}</th>" for r in results) + "</tr>"]

@@ -18,6 +18,7 @@ __all__ = [
     "result_count",
     "kept_note",
     "render_entry",
+    "sent_line",
 ]
 
 # Control characters made visible, so a reader sees the framing bytes themselves.
@@ -149,3 +150,25 @@ def render_entry(entry: dict[str, Any]) -> str:
     if count > kept:
         lines.append(f"  {count} violations in all: the {kept} above, and {kept_note(count, kept)}")
     return "\n".join(lines)
+
+
+KIND_WORDS = {"canonical": "canonical", "drawn": "drawn", "shrink": "to shrink a failure", "bad": "bad",
+              "dropped": "dropped after their first event", "after-drops": "after the drops",
+              "concurrent": "opened at once"}
+
+
+def sent_line(requests: dict[str, Any]) -> str:
+    """What the run sent, in one line: '24 sent (1 canonical, 3 drawn, ...); 2 retried after 429 (2 s waited)'."""
+    kinds = ", ".join(f"{n} {KIND_WORDS.get(kind, kind)}" for kind, n in requests["by_kind"].items())
+    line = f"{requests['sent']} sent ({kinds}); planned: at most {requests['planned']['most']} before retries"
+    retried = sum(requests["retried"].values())
+    if retried:
+        statuses = "/".join(requests["retried"])
+        line += (f"; {retried} {'were retries' if retried != 1 else 'was a retry'} after {statuses}, "
+                 f"{requests['waited']:g} s waited as Retry-After asked")
+    refused = sum(requests["refused"].values())
+    if refused:
+        line += f"; {refused} still refused ({'/'.join(requests['refused'])}) and not judged"
+    if requests["cut_by_deadline"]:
+        line += f"; {requests['cut_by_deadline']} not made or cut short by --sse-deadline"
+    return line

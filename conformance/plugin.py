@@ -20,7 +20,7 @@ from . import __version__
 from ._model import Level, Requirement
 from ._profile import Profile, ProfileError, load_profile
 from ._redact import Redactor, redact_url, safe_log_records, url_secrets
-from ._render import events_phrase, plural, render_entry, result_count, verdict_word, visible_block
+from ._render import events_phrase, plural, render_entry, result_count, sent_line, verdict_word, visible_block
 from ._catalogue import requirements
 from ._budget import Budget
 from ._probes import PROBES, Probe, ProbeContext, planned, probe_for, run_probes
@@ -316,28 +316,6 @@ class Suite:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self._cleanup.close()
         self.server = None
-
-
-KIND_WORDS = {"canonical": "canonical", "drawn": "drawn", "shrink": "to shrink a failure", "bad": "bad",
-              "dropped": "dropped after their first event", "after-drops": "after the drops",
-              "concurrent": "opened at once"}
-
-
-def sent_line(requests: dict[str, Any]) -> str:
-    """What the run sent, in one line: '24 sent (1 canonical, 3 drawn, ...); 2 retried after 429 (2 s waited)'."""
-    kinds = ", ".join(f"{n} {KIND_WORDS.get(kind, kind)}" for kind, n in requests["by_kind"].items())
-    line = f"{requests['sent']} sent ({kinds}); planned: at most {requests['planned']['most']} before retries"
-    retried = sum(requests["retried"].values())
-    if retried:
-        statuses = "/".join(requests["retried"])
-        line += (f"; {retried} {'were retries' if retried != 1 else 'was a retry'} after {statuses}, "
-                 f"{requests['waited']:g} s waited as Retry-After asked")
-    refused = sum(requests["refused"].values())
-    if refused:
-        line += f"; {refused} still refused ({'/'.join(requests['refused'])}) and not judged"
-    if requests["cut_by_deadline"]:
-        line += f"; {requests['cut_by_deadline']} not made or cut short by --sse-deadline"
-    return line
 
 
 class XdistController:

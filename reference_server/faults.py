@@ -275,6 +275,12 @@ def _deep_json(plan: Plan) -> None:
     _edit(plan, nest)
 
 
+@fault("nan-json", "puts NaN and -Infinity in the second chunk (Python's json reads them; JSON.parse throws)",
+       "PAYLOAD-JSON")
+def _nan_json(plan: Plan) -> None:
+    plan.chunks[1] = {**plan.chunks[1], "score": float("nan"), "floor": float("-inf")}  # json.dumps writes NaN
+
+
 @fault("missing-property", "leaves the required 'content' property out of the second chunk", "PAYLOAD-SCHEMA")
 def _missing_property(plan: Plan) -> None:
     del plan.chunks[1]["content"]
@@ -546,6 +552,16 @@ def _media_type_upper(plan: Plan) -> None:
 def _close_delimited(plan: Plan) -> None:
     """Nothing to change: the byte-exact listener always ends its bodies by closing the
     connection (``raw=True`` sends the request there)."""
+
+
+@variant("long-integer", "gives the second chunk an integer of 5,000 digits (JSON sets no limit; Python's int does)")
+def _long_integer(plan: Plan) -> None:
+    def lengthen(frames: Frames) -> Frames:
+        # Written as text: json.dumps refuses an int of more than 4,300 digits.
+        head, brace, tail = frames[1].rpartition(b"}")
+        return [frames[0], head + b', "tokens": ' + b"7" * 5000 + brace + tail, *frames[2:]]
+
+    _edit(plan, lengthen)
 
 
 @variant("empty-content", "starts with a chunk whose content is the empty string")

@@ -51,7 +51,8 @@ class _AiohttpResponse:
         # readany(): whatever arrived since the last read, joined, never split or held back.
         # gzip and deflate are inflated a bounded piece at a time, as on the httpx path.
         raw = self._response.content.iter_any()
-        decoder = bounded_decoder(self._response.headers.get("content-encoding", ""))
+        # Every Content-Encoding field line, as httpx reads them: a list may span several.
+        decoder = bounded_decoder(", ".join(self._response.headers.getall("content-encoding", [])))
         try:
             async for piece in raw if decoder is None else decoded(raw, decoder):
                 yield piece

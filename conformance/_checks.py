@@ -77,7 +77,7 @@ class HttpContentType(Rule):
     requirement = Requirement(
         "HTTP-CONTENT-TYPE",
         MUST,
-        "The media type is text/event-stream (case-insensitive, parameters allowed)",
+        "The media type is text/event-stream, given once (case-insensitive, parameters allowed)",
         SSE_PROCESSING,
         SSE_PROCESSING_URL,
     )
@@ -88,14 +88,27 @@ class HttpContentType(Rule):
             # An error response is not meant to be an event stream: its type is moot.
             self.block("HTTP-STATUS", f"status {t.status}")
             return
-        value = t.header("content-type")
-        if value is None:
+        values, types = t.header_values("content-type"), t.media_types
+        if not values:
             self.fail("the response has no Content-Type header", expected="text/event-stream", received="(none)")
+        elif len(types) > 1:
+            # RFC 9110 5.3: a field whose value is not a list must not be repeated (nor be a
+            # list); clients then disagree on which value counts.
+            shown = ", ".join(preview(v, 40) for v in types[:4]) + (", ..." if len(types) > 4 else "")
+            lines = f"{len(values)} Content-Type fields" if len(values) > 1 else "a Content-Type field"
+            self.fail(
+                f"{lines} give {len(types)} media types, {shown}: Content-Type is a single value (RFC 9110 "
+                f"section 5.3), and clients disagree on which counts: a browser's fetch, and so EventSource, "
+                f"reads the last that parses ({t.media_type or 'none'}); httpx joins them all into one value",
+                expected="one Content-Type: text/event-stream",
+                received="; ".join(values)[:PREVIEW],
+                offset=0,
+            )
         elif t.media_type != "text/event-stream":
             self.fail(
-                f"Content-Type is {preview(value)}; the body starts {preview(t.head)}",
+                f"Content-Type is {preview(values[0])}; the body starts {preview(t.head)}",
                 expected="text/event-stream",
-                received=value[:PREVIEW],
+                received=values[0][:PREVIEW],
                 offset=0,
             )
 
@@ -107,13 +120,15 @@ class HttpCharset(Rule):
     )
 
     def finish(self, t: Transcript) -> None:
-        charset = _media_params(t.header("content-type") or "").get("charset")
-        if charset is not None and charset.lower() not in ("utf-8", "utf8"):
-            self.fail(
-                f"Content-Type names charset {preview(charset)}; an event stream is always UTF-8",
-                expected="charset=utf-8 or none",
-                received=charset[:PREVIEW],
-            )
+        # Every media type given: which one a client reads differs (HTTP-CONTENT-TYPE says so).
+        charsets = [c for v in t.media_types if (c := _media_params(v).get("charset")) is not None]
+        for charset in charsets:
+            if charset.lower() not in ("utf-8", "utf8"):
+                self.fail(
+                    f"Content-Type names charset {preview(charset)}; an event stream is always UTF-8",
+                    expected="charset=utf-8 or none",
+                    received=charset[:PREVIEW],
+                )
 
 
 @rule
@@ -170,8 +185,9 @@ class HttpNoContentLength(Rule):
     )
 
     def finish(self, t: Transcript) -> None:
-        length = t.header("content-length")
-        if length is not None:
+        lengths = t.header_values("content-length")
+        if lengths:
+            length = ", ".join(lengths)
             self.fail(
                 f"the stream is sent with Content-Length {preview(length)}: its whole length was fixed before "
                 "the first byte, so it was generated (or buffered) in full before it was sent",

@@ -172,8 +172,8 @@ def stream_blocker(t: Transcript) -> tuple[str, str] | None:
         return "HTTP-STATUS", t.ending.detail
     if t.status != 200:
         return "HTTP-STATUS", f"status {t.status}"
-    if t.media_type != "text/event-stream":
-        return "HTTP-CONTENT-TYPE", f"media type {t.media_type or 'missing'}"
+    if t.media_type != "text/event-stream":  # as a browser reads it: the last media type given
+        return "HTTP-CONTENT-TYPE", f"media type {t.media_type or ('unreadable' if t.media_types else 'missing')}"
     return None
 
 

@@ -165,9 +165,43 @@ class Transcript:
         return [v for k, v in self.headers if k.lower() == name]
 
     @property
+    def media_types(self) -> list[str]:
+        """Every media type the Content-Type field lines give, as sent: the lines joined and
+        split at commas outside quoted strings, as fetch's "get, decode, and split" does."""
+        return _split_list(", ".join(self.header_values("content-type")))
+
+    @property
     def media_type(self) -> str | None:
-        value = self.header("content-type")
-        return None if value is None else value.split(";", 1)[0].strip().lower()
+        """The media type (lowercase, without parameters) a browser reads: the last of
+        :attr:`media_types` that parses (WHATWG Fetch, "extract a MIME type")."""
+        for value in reversed(self.media_types):
+            essence = value.split(";", 1)[0].strip().lower()
+            if _MEDIA_TYPE.match(essence) and essence != "*/*":
+                return essence
+        return None
+
+
+_MEDIA_TYPE = re.compile(r"^[!#$%&'*+.^_`|~0-9a-z-]+/[!#$%&'*+.^_`|~0-9a-z-]+$")
+
+
+def _split_list(value: str) -> list[str]:
+    """A header value split at commas that are not inside a quoted string, each part
+    stripped, empty parts dropped."""
+    parts, current, quoted, escaped = [], [], False, False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif quoted and ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return [part.strip() for part in parts if part.strip()]
 
 
 def _now(t0: float) -> float:

@@ -112,6 +112,19 @@ def _no_content_type(plan: Plan) -> None:
     del plan.headers["content-type"]
 
 
+@fault("content-type-twice", "sends two Content-Type fields, text/event-stream and then application/json",
+       "HTTP-CONTENT-TYPE")
+def _content_type_twice(plan: Plan) -> None:
+    plan.more_headers.append(("content-type", "application/json"))
+
+
+@fault("content-type-json-first", "sends two Content-Type fields, application/json and then text/event-stream",
+       "HTTP-CONTENT-TYPE")
+def _content_type_json_first(plan: Plan) -> None:
+    plan.headers["content-type"] = "application/json"
+    plan.more_headers.append(("content-type", "text/event-stream"))
+
+
 @fault("status-500", "answers 500 with a well-formed event stream as its body", "HTTP-STATUS")
 def _status_500(plan: Plan) -> None:
     plan.status = 500
@@ -153,6 +166,14 @@ def _html_error_page(plan: Plan) -> None:
        "HTTP-NO-CONTENT-ENCODING")
 def _gzip(plan: Plan) -> None:
     plan.encoding = "gzip"
+
+
+@fault("gzip-two-fields", "compresses the stream and names the coding in two Content-Encoding fields, "
+       "'identity' and then 'gzip' (a list field: clients must read both)", "HTTP-NO-CONTENT-ENCODING")
+def _gzip_two_fields(plan: Plan) -> None:
+    plan.encoding = "gzip"
+    plan.more_headers.append(("content-encoding", "gzip"))
+    plan.headers["content-encoding"] = "identity"
 
 
 @fault("no-cache-control", "sends no Cache-Control header", "HTTP-CACHE-CONTROL")

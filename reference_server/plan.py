@@ -59,6 +59,7 @@ class Plan:
             "x-accel-buffering": "no",
         }
     )
+    more_headers: list[tuple[str, str]] = field(default_factory=list)  # sent after ``headers``, repeats kept
     refusal: Refusal | None = None  # answer this error instead of the stream
     delay: float = 0.02  # seconds between frames
     write: WriteMode = "frames"

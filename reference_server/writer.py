@@ -53,11 +53,12 @@ async def write_plan(plan: Plan, send: Send) -> None:
     else:
         steps = _encoded(_steps(plan), plan.encoding)
         if plan.encoding:
-            headers["content-encoding"] = plan.encoding
+            headers.setdefault("content-encoding", plan.encoding)  # unless a fault names it its own way
         if plan.content_length:
             steps = list(steps)
             headers["content-length"] = str(sum(len(s.data) for s in steps))
-    raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    more = plan.more_headers if plan.refusal is None else []
+    raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in [*headers.items(), *more]]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     if status not in NO_BODY_STATUSES:
         for step in steps:

@@ -14,8 +14,8 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 
 from ._model import EndKind, Level, Requirement
-from ._rules import CUT_BY, VIOLATIONS_KEPT, Rule, rule
-from ._transcript import Chunk, Transcript
+from ._rules import BROKEN, CUT_BY, VIOLATIONS_KEPT, Rule, rule
+from ._transcript import Chunk, Transcript, framing
 
 MUST, SHOULD = Level.MUST, Level.SHOULD
 
@@ -196,6 +196,51 @@ class HttpNoContentLength(Rule):
             )
 
 
+RFC9112_INCOMPLETE = "https://www.rfc-editor.org/rfc/rfc9112#section-8"
+# What each framing promises a client (RFC 9112 section 6.3), for messages.
+PROMISED = {
+    "chunked": "a chunked body, ended by its last (zero-size) chunk",
+    "length": "as many bytes as its Content-Length says",
+    "close": "a body ended by the server closing the connection cleanly",
+}
+
+
+@rule
+class HttpComplete(Rule):
+    requirement = Requirement(
+        "HTTP-COMPLETE",
+        MUST,
+        "The response is complete as its framing promises (the last chunk; every byte of a Content-Length; "
+        "a clean close)",
+        "RFC 9112 8 Handling Incomplete Messages",
+        RFC9112_INCOMPLETE,
+    )
+
+    def finish(self, t: Transcript) -> None:
+        ending = t.ending
+        if ending.kind in CUT_BY:
+            self.block(CUT_BY[ending.kind], ending.detail)
+        elif ending.kind is EndKind.GRACE_EXPIRED:
+            self.block("DONE-CLOSE", ending.detail)  # the suite stopped reading: how it would end is unknown
+        elif ending.kind is EndKind.DROPPED:
+            self.not_applicable = ending.detail
+        elif ending.kind in BROKEN:
+            kind, length = framing(t.headers)
+            promised = f"Content-Length: {length}" if kind == "length" else PROMISED[kind]
+            if t.terminators:
+                after = (f"; the terminator had arrived (event {t.first_terminator}), but a client records the "
+                         "whole response as incomplete: proxies log an upstream error, and some clients raise")
+            else:
+                after = "; the answer was cut short"
+            self.fail(
+                f"{ending.detail}, after {t.body_bytes} bytes and {t.events} events{after}",
+                expected=promised,
+                received=f"{t.body_bytes} bytes, then {ending.kind.value}: {ending.detail[:PREVIEW]}",
+                offset=t.body_bytes,
+                time=ending.time,
+            )
+
+
 # -- framing ---------------------------------------------------------------------------
 
 
@@ -234,11 +279,11 @@ class FrameTerminated(Rule):
     )
 
     def finish(self, t: Transcript) -> None:
-        if t.ending.kind in CUT_BY:
-            self.block(CUT_BY[t.ending.kind], t.ending.detail)
+        if (cut_by := ENDED_EARLY.get(t.ending.kind)) is not None:
+            self.block(cut_by, t.ending.detail)  # an unfinished event then says nothing of the server's framing
             return
         if t.ending.kind not in (EndKind.CLOSED, EndKind.GRACE_EXPIRED):
-            # The connection broke or the client left: an unfinished event says nothing here.
+            # The client left: an unfinished event says nothing here.
             self.not_applicable = f"the stream did not end normally: {t.ending.detail}"
             return
         u = t.unterminated
@@ -317,10 +362,15 @@ def near_miss(data: str, terminator: str | None) -> str | None:
     return None
 
 
+# Endings that cut the stream short, and the requirement that reports each: the suite's
+# limits, or a response the server broke off (one root cause, reported once).
+ENDED_EARLY = {**CUT_BY, **BROKEN}
+
+
 def _cut_blocker(rule_: Rule, t: Transcript) -> bool:
-    """Block a rule about the stream's end when the suite, not the server, cut it short."""
-    if t.terminators == 0 and t.ending.kind in CUT_BY:
-        rule_.block(CUT_BY[t.ending.kind], t.ending.detail)
+    """Block a rule about the stream's end when it was cut short before the terminator."""
+    if t.terminators == 0 and t.ending.kind in ENDED_EARLY:
+        rule_.block(ENDED_EARLY[t.ending.kind], t.ending.detail)
         return True
     return False
 
@@ -467,10 +517,12 @@ class PayloadIdStable(Rule):
 
 def _ends_at_close(rule_: Rule) -> bool:
     """A profile whose streams end when the server closes the response has no terminator
-    event: the rules about one say so, rather than passing."""
+    event: the rules about one say so, rather than passing. (Whether the response ended
+    cleanly, rather than broken off, is HTTP-COMPLETE's to judge.)"""
     if rule_.profile.terminator.at_close:
         rule_.not_applicable = (
-            f"profile {rule_.profile.name} ends a stream by closing the response: it has no terminator event"
+            f"profile {rule_.profile.name} ends a stream by closing the response: it has no terminator event "
+            "(HTTP-COMPLETE judges that the response ended cleanly)"
         )
         return True
     return False
@@ -504,10 +556,7 @@ class DonePresent(Rule):
             )
 
     def finish(self, t: Transcript) -> None:
-        if self.profile.terminator.at_close:
-            self._clean_close(t)
-            return
-        if t.terminators or _cut_blocker(self, t):
+        if _ends_at_close(self) or t.terminators or _cut_blocker(self, t):
             return
         terminator = self.profile.terminator
         expected = str(terminator)
@@ -544,25 +593,6 @@ class DonePresent(Rule):
             offset=last.offset if last else 0,
             end=t.body_bytes,
             event=last.index if last else None,
-        )
-
-
-    def _clean_close(self, t: Transcript) -> None:
-        # With no terminator event, only a clean end of the response says the stream is
-        # complete: a broken connection is a truncated answer, not its end.
-        if _cut_blocker(self, t) or t.ending.kind is not EndKind.READ_ERROR:
-            return
-        last = t.last_event
-        self.fail(
-            f"the stream did not end cleanly ({t.ending.detail}) "
-            f"{f'after event {last.index}' if last else 'before any event'}: profile {self.profile.name} has no "
-            "terminator event, so only the server ending the response says the answer is complete",
-            expected=str(self.profile.terminator),
-            received=t.ending.detail,
-            offset=last.offset if last else 0,
-            end=t.body_bytes,
-            event=last.index if last else None,
-            time=t.ending.time,
         )
 
 

@@ -59,6 +59,7 @@ class EndKind(str, enum.Enum):
     LIMIT = "limit"  # a line, event or body limit was hit
     NO_RESPONSE = "no-response"  # no status line and headers: refused, DNS, TLS, timeout
     READ_ERROR = "read-error"  # the connection broke mid-body
+    INCOMPLETE = "incomplete"  # the body ended short of what its framing promised (RFC 9112 section 8)
     DROPPED = "dropped"  # the client went away on purpose (a lifecycle probe)
 
 

@@ -16,7 +16,7 @@ from ._model import EndKind, Level, Requirement, Violation
 from ._profile import RULESETS, Profile
 from ._transcript import Chunk, Evidence, Limits, Transcript
 
-__all__ = ["Findings", "Rule", "REGISTRY", "rule", "applicable", "Outcome", "Verdict", "judge"]
+__all__ = ["Findings", "Rule", "REGISTRY", "rule", "applicable", "Outcome", "Verdict", "judge", "CUT_BY", "BROKEN"]
 
 VIOLATIONS_KEPT = 5  # per rule; the rest are counted
 
@@ -164,6 +164,8 @@ CUT_BY = {
     EndKind.STREAM_TIMEOUT: "DELIVERY-DURATION",
     EndKind.LIMIT: "DELIVERY-LIMITS",
 }
+# How the server broke a response off before its end: HTTP-COMPLETE says so.
+BROKEN = {EndKind.READ_ERROR: "HTTP-COMPLETE", EndKind.INCOMPLETE: "HTTP-COMPLETE"}
 
 
 def stream_blocker(t: Transcript) -> tuple[str, str] | None:

@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import time
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
+
+import httpx
 
 from ._causes import transport_cause
 from ._model import Ending, EndKind
@@ -133,6 +136,7 @@ class Transcript:
     first_byte_at: float | None = None
     first_event_at: float | None = None
     terminator_at: float | None = None
+    first_terminator: int | None = None  # the index of the first terminator event
     first_data_at: float | None = None
     first_text_at: float | None = None  # the first chunk whose text delta is not empty
     last_data_at: float | None = None
@@ -250,7 +254,7 @@ class _Recorder:
         if terminator:
             t.terminators += 1
             if t.terminator_at is None:
-                t.terminator_at = now
+                t.terminator_at, t.first_terminator = now, event.index
         else:
             t.data_events += 1
             if t.first_data_at is None:
@@ -458,8 +462,7 @@ async def _read_body(
         except TimeoutError:
             return _timeout_ending(why, rec, limits, _now(t0))
         except Exception as exc:  # noqa: BLE001 - as above: a broken read is the target's doing
-            detail = f"the connection broke: {transport_cause(exc)}"
-            return Ending(EndKind.READ_ERROR, detail, _now(t0), rec.evidence.size)
+            return _broken_ending(exc, t, rec.evidence.size, _now(t0))
         now = _now(t0)
         if rec.evidence.size + len(piece) > limits.max_body:
             rec.piece(piece[: limits.max_body - rec.evidence.size], now)
@@ -472,6 +475,45 @@ async def _read_body(
             return Ending(EndKind.DROPPED, f"the client went away after {t.events} events", now, rec.evidence.size)
         if grace_deadline is None and t.terminator_at is not None:
             grace_deadline = t0 + t.terminator_at + limits.done_grace
+
+
+def framing(headers: Sequence[tuple[str, str]]) -> tuple[str, int | None]:
+    """How the response marks the end of its body (RFC 9112 section 6.3): ("chunked",
+    None), ("length", N) for a Content-Length of N, or ("close", None) for a body that
+    ends when the connection closes."""
+    codings = [c.strip().lower() for k, v in headers if k.lower() == "transfer-encoding" for c in v.split(",")]
+    if codings and codings[-1] == "chunked":
+        return "chunked", None
+    lengths = {v.strip() for k, v in headers if k.lower() == "content-length"}
+    if not codings and len(lengths) == 1 and (length := lengths.pop()).isdigit():
+        return "length", int(length)
+    return "close", None
+
+
+def _framing_complaint(exc: BaseException) -> bool:
+    """Whether the client raised because the body broke its framing (it ended short, or a
+    chunk was malformed), rather than because the connection failed (a reset, TLS)."""
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return True
+    aiohttp = sys.modules.get("aiohttp")  # loaded only if the concurrent transport is in use
+    return aiohttp is not None and isinstance(exc, aiohttp.ClientPayloadError)
+
+
+def _broken_ending(exc: BaseException, t: Transcript, size: int, now: float) -> Ending:
+    kind, length = framing(t.headers)
+    if _framing_complaint(exc) and kind == "chunked":
+        detail = ("the response ended before its body was complete: the body is chunked, and its last "
+                  "(zero-size) chunk never came (an incomplete message, RFC 9112 section 8)")
+        return Ending(EndKind.INCOMPLETE, detail, now, size)
+    if _framing_complaint(exc) and kind == "length":
+        if t.header_values("content-encoding"):  # ``size`` counts decoded bytes: the promise counts sent ones
+            arrived = f"the connection closed before all of them arrived ({size} bytes once decoded)"
+        else:
+            arrived = f"{size} arrived"
+        detail = (f"the response ended before its body was complete: its Content-Length promised {length} "
+                  f"bytes, and {arrived} (an incomplete message, RFC 9112 section 8)")
+        return Ending(EndKind.INCOMPLETE, detail, now, size)
+    return Ending(EndKind.READ_ERROR, f"the connection broke: {transport_cause(exc)}", now, size)
 
 
 def _timeout_ending(why: EndKind, rec: _Recorder, limits: Limits, now: float) -> Ending:

@@ -23,6 +23,10 @@ __all__ = ["Fault", "FAULTS", "STALL_SECONDS"]
 # short enough that a forgotten server frees itself.
 STALL_SECONDS = 60.0
 
+# Seconds between the events of a paced stream: they reach the client as separate reads even
+# when the client lags, so a Content-Length alone does not make it look buffered.
+PACED = 0.03
+
 # Suite options some faults need to be judged quickly and exactly. Without them the suite
 # would still fail them, only later (after its 30 s or 300 s defaults) or for a bigger limit.
 SHORT_STREAM = ("--sse-stream-timeout", "1")  # an endless stream or a trickle is cut after 1 s
@@ -190,6 +194,7 @@ def _charset_latin1(plan: Plan) -> None:
        "HTTP-NO-CONTENT-LENGTH")
 def _content_length(plan: Plan) -> None:
     plan.content_length = True
+    plan.delay = max(plan.delay, PACED)
 
 
 # -- termination -----------------------------------------------------------------------
@@ -391,9 +396,23 @@ def _trickle(plan: Plan) -> None:
     plan.write = "trickle"
 
 
-@fault("reset-mid-stream", "resets the connection (TCP RST) after three events", "DONE-PRESENT", raw=True)
+@fault("reset-mid-stream", "resets the connection (TCP RST) after three events", "HTTP-COMPLETE", raw=True)
 def _reset_mid_stream(plan: Plan) -> None:
     plan.reset_after = 3
+
+
+@fault("chunked-cut", "sends [DONE] in a chunked body, then closes the connection without the last chunk",
+       "HTTP-COMPLETE", raw=True)
+def _chunked_cut(plan: Plan) -> None:
+    plan.headers["transfer-encoding"] = "chunked"
+    plan.unfinished = True
+
+
+@fault("length-short", "promises 64 bytes more in its Content-Length than it sends, [DONE] included",
+       "HTTP-COMPLETE", "HTTP-NO-CONTENT-LENGTH", raw=True)
+def _length_short(plan: Plan) -> None:
+    plan.content_length, plan.length_extra = True, 64
+    plan.delay = max(plan.delay, PACED)
 
 
 # -- requests and lifecycle: faults in how requests are handled ------------------------
@@ -583,6 +602,11 @@ def _long_integer(plan: Plan) -> None:
         return [frames[0], head + b', "tokens": ' + b"7" * 5000 + brace + tail, *frames[2:]]
 
     _edit(plan, lengthen)
+
+
+@variant("chunked-raw", "frames the body in chunks byte for byte, its last chunk included, then closes", raw=True)
+def _chunked_raw(plan: Plan) -> None:
+    plan.headers["transfer-encoding"] = "chunked"
 
 
 @variant("empty-content", "starts with a chunk whose content is the empty string")

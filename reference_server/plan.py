@@ -65,6 +65,8 @@ class Plan:
     write: WriteMode = "frames"
     encoding: str | None = None  # "gzip": each write compressed and flushed
     content_length: bool = False  # send a Content-Length (the body is computed up front anyway)
+    length_extra: int = 0  # bytes the Content-Length promises beyond the body (a body cut short)
+    unfinished: bool = False  # the end of the body is never marked: the connection just closes (raw.py)
     stall_before_headers: float = 0.0
     stall_after: int | None = None  # frames written before the stall
     stall_for: float = 0.0

@@ -56,7 +56,7 @@ async def write_plan(plan: Plan, send: Send) -> None:
             headers.setdefault("content-encoding", plan.encoding)  # unless a fault names it its own way
         if plan.content_length:
             steps = list(steps)
-            headers["content-length"] = str(sum(len(s.data) for s in steps))
+            headers["content-length"] = str(sum(len(s.data) for s in steps) + plan.length_extra)
     more = plan.more_headers if plan.refusal is None else []
     raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in [*headers.items(), *more]]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
@@ -71,6 +71,8 @@ async def write_plan(plan: Plan, send: Send) -> None:
             if step.data:
                 data = stamp(step.data) if plan.stamp else step.data
                 await send({"type": "http.response.body", "body": data, "more_body": True})
+    if plan.unfinished and plan.refusal is None:
+        return  # the byte-exact listener closes the connection with the body's end unmarked
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

@@ -9,7 +9,9 @@ import json
 
 import pytest
 
-from conformance import Limits, RequestSpec, Transcript, capture, load_profile
+from conformance import EndKind, Limits, RequestSpec, Transcript, capture, load_profile
+from conformance._rules import Outcome, Verdict
+from conformance._suite import checked_exchange
 from conformance._transport import make_client, make_concurrent_client
 from reference_server import ServerThread
 from tests.conftest import FAST
@@ -56,3 +58,50 @@ def test_the_first_of_two_content_types_is_judged_too(suite):
     # A browser reads the last, text/event-stream: the body is judged, and conforms.
     assert run.outcomes["PAYLOAD-JSON"] == "passed"
     assert "'application/json', 'text/event-stream'" in run.output
+
+
+# -- a complete message ----------------------------------------------------------------
+
+
+def judged(url: str, transport: str) -> tuple[Transcript, dict[str, Verdict]]:
+    async def run() -> tuple[Transcript, list[Verdict]]:
+        async with TRANSPORTS[transport](url) as client:
+            return await checked_exchange(client, RequestSpec(url, BODY), PROFILE, LIMITS)
+
+    t, verdicts = asyncio.run(run())
+    return t, {v.requirement.id: v for v in verdicts}
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize(
+    ("fault", "ending"),
+    [
+        ("chunked-cut", "the body is chunked, and its last (zero-size) chunk never came"),
+        ("length-short", "its Content-Length promised {promised} bytes, and {received} arrived"),
+    ],
+)
+def test_a_body_cut_short_of_its_framing_fails_though_done_arrived(reference, transport, fault, ending):
+    t, verdicts = judged(reference.url("/chat/stream", f"fault={fault}"), transport)
+    assert t.terminators == 1  # [DONE] came before the cut
+    assert t.ending.kind is EndKind.INCOMPLETE
+    promised = dict((k.lower(), v) for k, v in t.headers).get("content-length")
+    assert t.ending.detail == ("the response ended before its body was complete: "
+                               + ending.format(promised=promised, received=t.body_bytes)
+                               + " (an incomplete message, RFC 9112 section 8)")
+    failed = {rid for rid, v in verdicts.items() if v.outcome is Outcome.FAILED}
+    assert failed == {"HTTP-COMPLETE"} | ({"HTTP-NO-CONTENT-LENGTH"} if promised else set())
+    (violation,) = verdicts["HTTP-COMPLETE"].violations
+    assert violation.message.startswith(t.ending.detail + f", after {t.body_bytes} bytes and 9 events; the "
+                                        "terminator had arrived (event 8), but a client records the whole")
+    assert violation.offset == t.body_bytes
+    assert violation.excerpt.endswith(b"data: [DONE]\n\n")  # the bytes received, up to the cut
+    assert violation.expected == (f"Content-Length: {promised}" if promised else
+                                  "a chunked body, ended by its last (zero-size) chunk")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("query", ["fault=chunked-raw", "fault=close-delimited", "fault=content-length", ""])
+def test_a_body_complete_by_its_framing_passes(reference, transport, query):
+    t, verdicts = judged(reference.url("/chat/stream", query), transport)
+    assert t.ending.kind is EndKind.CLOSED
+    assert verdicts["HTTP-COMPLETE"].outcome is Outcome.PASSED

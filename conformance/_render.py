@@ -9,10 +9,12 @@ __all__ = ["visible", "visible_rows", "visible_text", "render_verdict"]
 # Control characters made visible, so a reader sees the framing bytes themselves.
 _SYMBOLS = {0x0D: "␍", 0x0A: "␊", 0x00: "␀", 0x09: "␉", 0x7F: "␡", 0xFEFF: "⟨BOM⟩"}
 # Shown by code point: characters that hide or reorder text on screen (C1 controls, zero-width
-# and bidi controls, line and paragraph separators), and literal look-alikes of the symbols
-# used here, so a rendering is never ambiguous and a stream cannot disguise its own bytes.
+# and bidi controls, line and paragraph separators), literal look-alikes of the symbols used
+# here, so a rendering is never ambiguous and a stream cannot disguise its own bytes, and lone
+# surrogates (JSON may escape one, "\ud800"; no UTF-8 text can hold it).
 _BY_CODEPOINT = [
     *range(0x80, 0xA0),
+    *range(0xD800, 0xE000),
     *range(0x200B, 0x2010),
     0x2028,
     0x2029,

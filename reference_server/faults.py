@@ -353,6 +353,17 @@ def _id_changes(plan: Plan) -> None:
         chunk["id"] = "msg_other"
 
 
+@fault("id-lone-surrogate", "changes the chunk id of the fourth chunk to one holding an escaped lone surrogate "
+       "(JSON allows it; no UTF-8 text can hold it)", "PAYLOAD-ID-STABLE")
+def _id_lone_surrogate(plan: Plan) -> None:
+    def escape(frames: Frames) -> Frames:
+        # Written as text: the server encodes its frames as UTF-8, which cannot hold the character.
+        old_id = json.dumps(plan.chunks[3]["id"]).encode()
+        return [*frames[:3], frames[3].replace(old_id, b'"msg_\\ud800"', 1), *frames[4:]]
+
+    _edit(plan, escape)
+
+
 # -- delivery --------------------------------------------------------------------------
 
 

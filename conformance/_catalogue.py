@@ -4,7 +4,7 @@ then the probes that make their own exchanges."""
 from __future__ import annotations
 
 # Importing the checks registers them; the order of the modules is the catalogue's order.
-from . import _checks, _checks_events, _checks_openai, _checks_anthropic  # noqa: F401, I001
+from . import _checks, _checks_delivery, _checks_events, _checks_openai, _checks_anthropic  # noqa: F401, I001
 from ._model import Requirement
 from ._probes import PROBES
 from ._profile import Profile

@@ -322,7 +322,7 @@ _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 _BIG_INT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_big_int)
 _scan_json = _DECODER.scan_once  # the C scanner json.loads runs, without its wrapping
 # A JSON string, or one of the tokens Python takes for a number and RFC 8259 does not.
-_CONSTANT_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)', re.S)
+_CONSTANT_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)', re.DOTALL)
 
 
 # Deeper than any API's chunk, and far below Python's recursion limit, which the checks'

@@ -373,6 +373,31 @@ def _buffered(plan: Plan) -> None:
     plan.write = "once"
 
 
+# A short answer, buffered: below DELIVERY-INCREMENTAL's 1 s span, judged by what else it shows.
+SHORT_HOLD = 0.4  # s: longer than the rule's 0.25 s of silence before a burst
+
+
+@fault("gzip-unflushed", "compresses the stream without flushing after each event (as Starlette's "
+       "GZipMiddleware did before 1.5): every event arrives at the end, 0.4 s after the headers",
+       "DELIVERY-INCREMENTAL", "HTTP-NO-CONTENT-ENCODING")
+def _gzip_unflushed(plan: Plan) -> None:
+    plan.encoding, plan.flush = "gzip", False
+    plan.delay = max(plan.delay, SHORT_HOLD / len(plan.chunks))
+
+
+@fault("buffered-short", "holds a short answer 0.4 s after the headers, then writes it in one piece",
+       "DELIVERY-INCREMENTAL")
+def _buffered_short(plan: Plan) -> None:
+    plan.write, plan.hold = "once", SHORT_HOLD
+
+
+@fault("whole-body", "builds the whole body, then sends it with its headers and a Content-Length (a plain "
+       "Response, not a streaming one)", "DELIVERY-INCREMENTAL", "HTTP-NO-CONTENT-LENGTH")
+def _whole_body(plan: Plan) -> None:
+    plan.stall_before_headers = 0.2  # the time the answer takes to generate
+    plan.write, plan.hold, plan.content_length = "once", 0.0, True
+
+
 @fault("stall-before-headers", "sends nothing at all, not even the status line", "HTTP-STATUS")
 def _stall_before_headers(plan: Plan) -> None:
     plan.stall_before_headers = STALL_SECONDS
@@ -629,6 +654,12 @@ def _empty_content(plan: Plan) -> None:
 def _extra_properties(plan: Plan) -> None:
     for n, chunk in enumerate(plan.chunks):
         chunk.update(model="reference", index=n, usage=None)
+
+
+@variant("answer-at-once", "sends a short answer whole, right after its headers, as a cache might (too quick "
+         "to tell from a stream: DELIVERY-INCREMENTAL is not judged)")
+def _answer_at_once(plan: Plan) -> None:
+    plan.write, plan.hold = "once", 0.0
 
 
 @variant("slow-first-token", "is silent for 1.2 s after the headers, then writes its events one by one, fast",

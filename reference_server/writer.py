@@ -51,7 +51,7 @@ async def write_plan(plan: Plan, send: Send) -> None:
         headers = {"content-type": "application/json", **plan.refusal.headers}
         steps: Iterable[Step] = [Step(0.0, plan.refusal.body())]
     else:
-        steps = _encoded(_steps(plan), plan.encoding)
+        steps = _encoded(_steps(plan), plan.encoding, plan.flush)
         if plan.encoding:
             headers.setdefault("content-encoding", plan.encoding)  # unless a fault names it its own way
         if plan.content_length:
@@ -82,7 +82,7 @@ def _steps(plan: Plan) -> Iterator[Step]:
         return
     frames = plan.frames()
     if plan.write == "once":
-        yield Step(BUFFER_SECONDS, b"".join(frames))
+        yield Step(BUFFER_SECONDS if plan.hold is None else plan.hold, b"".join(frames))
         frames = []
     for i, frame in enumerate(frames):
         pause = plan.delay if i else 0.0
@@ -153,8 +153,9 @@ def _huge_line(size: int) -> Iterator[Step]:
         left -= WRITE_SIZE
 
 
-def _encoded(steps: Iterable[Step], encoding: str | None) -> Iterator[Step]:
-    """The steps with each write gzip-compressed and flushed, so it still goes out at once."""
+def _encoded(steps: Iterable[Step], encoding: str | None, flush: bool = True) -> Iterator[Step]:
+    """The steps with each write gzip-compressed and flushed, so it still goes out at once;
+    unflushed, the compressor keeps what it is given (a short body, all of it) until the end."""
     if encoding is None:
         yield from steps
         return
@@ -165,5 +166,5 @@ def _encoded(steps: Iterable[Step], encoding: str | None) -> Iterator[Step]:
         if step.reset:
             yield step
             return
-        yield Step(step.pause, gzip.compress(step.data) + gzip.flush(zlib.Z_SYNC_FLUSH))
+        yield Step(step.pause, gzip.compress(step.data) + (gzip.flush(zlib.Z_SYNC_FLUSH) if flush else b""))
     yield Step(0.0, gzip.flush())

@@ -14,7 +14,6 @@ from conformance._rules import Outcome, Verdict
 from conformance._suite import checked_exchange
 from conformance._transport import make_client, make_concurrent_client
 from reference_server import ServerThread
-from tests.conftest import FAST
 
 PROFILE = load_profile("simple")
 BODY = json.dumps(PROFILE.example).encode()
@@ -84,7 +83,7 @@ def test_a_body_cut_short_of_its_framing_fails_though_done_arrived(reference, tr
     t, verdicts = judged(reference.url("/chat/stream", f"fault={fault}"), transport)
     assert t.terminators == 1  # [DONE] came before the cut
     assert t.ending.kind is EndKind.INCOMPLETE
-    promised = dict((k.lower(), v) for k, v in t.headers).get("content-length")
+    promised = {k.lower(): v for k, v in t.headers}.get("content-length")
     assert t.ending.detail == ("the response ended before its body was complete: "
                                + ending.format(promised=promised, received=t.body_bytes)
                                + " (an incomplete message, RFC 9112 section 8)")

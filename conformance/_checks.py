@@ -51,6 +51,12 @@ def _media_params(value: str) -> dict[str, str]:
     return params
 
 
+def content_codings(t: Transcript) -> list[str]:
+    """The content codings applied to the body, from every Content-Encoding field line."""
+    codings = [c.strip() for v in t.header_values("content-encoding") for c in v.split(",")]
+    return [c for c in codings if c and c.lower() != "identity"]
+
+
 # -- HTTP ------------------------------------------------------------------------------
 
 
@@ -163,8 +169,7 @@ class HttpNoContentEncoding(Rule):
     )
 
     def finish(self, t: Transcript) -> None:
-        codings = [c.strip() for v in t.header_values("content-encoding") for c in v.split(",")]
-        codings = [c for c in codings if c and c.lower() != "identity"]
+        codings = content_codings(t)
         if codings:
             self.fail(
                 f"the stream is sent with Content-Encoding {preview(', '.join(codings))}; "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from array import array
 
-from ._checks import PROTOCOL, SUITE
+from ._checks import PROTOCOL, SUITE, content_codings
 from ._model import EndKind, Level, Requirement
 from ._rules import Rule, rule
 from ._transcript import Transcript
@@ -96,8 +96,7 @@ def _reads(n: int) -> str:
 
 
 def _compressed(t: Transcript) -> str:
-    codings = [c.strip() for v in t.header_values("content-encoding") for c in v.split(",")]
-    codings = [c for c in codings if c and c.lower() != "identity"]
+    codings = content_codings(t)
     if not codings:
         return ""
     return (f"; the stream is compressed (Content-Encoding: {', '.join(codings)[:40]}), and a compressor not "

@@ -201,12 +201,16 @@ class HttpNoContentLength(Rule):
 
 
 RFC9112_INCOMPLETE = "https://www.rfc-editor.org/rfc/rfc9112#section-8"
-# What each framing promises a client (RFC 9112 section 6.3), for messages.
-PROMISED = {
-    "chunked": "a chunked body, ended by its last (zero-size) chunk",
-    "length": "as many bytes as its Content-Length says",
-    "close": "a body ended by the server closing the connection cleanly",
-}
+
+
+def promised(framing_: tuple[str, int | None]) -> str:
+    """What a framing (RFC 9112 section 6.3) promises a client, for messages."""
+    kind, length = framing_
+    if kind == "length":
+        return f"Content-Length: {length} bytes"
+    if kind == "chunked":
+        return "a chunked body, ended by its last (zero-size) chunk"
+    return "a body ended by the server closing the connection cleanly"
 
 
 @rule
@@ -229,8 +233,6 @@ class HttpComplete(Rule):
         elif ending.kind is EndKind.DROPPED:
             self.not_applicable = ending.detail
         elif ending.kind in BROKEN:
-            kind, length = framing(t.headers)
-            promised = f"Content-Length: {length}" if kind == "length" else PROMISED[kind]
             if t.terminators:
                 after = (f"; the terminator had arrived (event {t.first_terminator}), but a client records the "
                          "whole response as incomplete: proxies log an upstream error, and some clients raise")
@@ -238,8 +240,9 @@ class HttpComplete(Rule):
                 after = "; the answer was cut short"
             self.fail(
                 f"{ending.detail}, after {t.body_bytes} bytes and {t.events} events{after}",
-                expected=promised,
-                received=f"{t.body_bytes} bytes, then {ending.kind.value}: {ending.detail[:PREVIEW]}",
+                expected=promised(framing(t.headers)),
+                received=f"{t.body_bytes} bytes, then the connection "
+                         f"{'closed' if ending.kind is EndKind.INCOMPLETE else 'broke'}",
                 offset=t.body_bytes,
                 time=ending.time,
             )

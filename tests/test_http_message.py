@@ -94,7 +94,7 @@ def test_a_body_cut_short_of_its_framing_fails_though_done_arrived(reference, tr
                                         "terminator had arrived (event 8), but a client records the whole")
     assert violation.offset == t.body_bytes
     assert violation.excerpt.endswith(b"data: [DONE]\n\n")  # the bytes received, up to the cut
-    assert violation.expected == (f"Content-Length: {promised}" if promised else
+    assert violation.expected == (f"Content-Length: {promised} bytes" if promised else
                                   "a chunked body, ended by its last (zero-size) chunk")
 
 

@@ -146,6 +146,10 @@ class Transcript:
     terminators: int = 0
     arrivals: array = field(default_factory=lambda: array("d"))  # sampled, see arrival_stride
     arrival_stride: int = 1
+    # For each sampled arrival, the seconds the client had spent waiting for the body by then:
+    # a silence before an event is proven only as far as the client waited through it (a
+    # client too busy to read, for a moment, finds what arrived meanwhile all at once).
+    arrival_waits: array = field(default_factory=lambda: array("d"))
     max_gap: float = 0.0
     max_gap_at: float | None = None  # when the longest gap began (the arrival of the event before it)
     last_event: Event | None = None
@@ -229,6 +233,7 @@ class _Recorder:
         self.parser = EventStreamParser(max_line=limits.max_line, max_event=limits.max_event)
         self.evidence = evidence
         self._last_time: float | None = None
+        self.waited = 0.0  # seconds spent waiting for the body's pieces so far
 
     def piece(self, data: bytes, now: float) -> None:
         t = self.t
@@ -262,9 +267,11 @@ class _Recorder:
             t.last_data_at = now
             if t.data_events % t.arrival_stride == 0:
                 t.arrivals.append(now)
+                t.arrival_waits.append(self.waited)
                 if len(t.arrivals) >= ARRIVALS_KEPT:
                     # Keep memory flat on long streams: halve the sample, double the stride.
                     t.arrivals = t.arrivals[1::2]
+                    t.arrival_waits = t.arrival_waits[1::2]
                     t.arrival_stride *= 2
             try:
                 value = _json_loads(event.data)
@@ -443,7 +450,7 @@ async def _read_body(
     pieces = response.pieces()
     grace_deadline: float | None = None
     while True:
-        now = time.perf_counter()
+        now = started = time.perf_counter()
         if grace_deadline is not None:
             # After the terminator, only the grace and the whole stream's deadline apply.
             if grace_deadline <= deadline:
@@ -464,6 +471,7 @@ async def _read_body(
         except Exception as exc:  # noqa: BLE001 - as above: a broken read is the target's doing
             return _broken_ending(exc, t, rec.evidence.size, _now(t0))
         now = _now(t0)
+        rec.waited += t0 + now - started
         if rec.evidence.size + len(piece) > limits.max_body:
             rec.piece(piece[: limits.max_body - rec.evidence.size], now)
             detail = f"body longer than {limits.max_body} bytes (--sse-max-body)"

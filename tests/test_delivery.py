@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -184,3 +185,36 @@ def test_the_unflushed_writer_holds_a_short_body_whole():
     gzip = zlib.compressobj(wbits=31)
     pieces = [gzip.compress(event(n)) for n in range(EVENTS)]
     assert pieces[0] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" and not any(pieces[1:])
+
+
+class BusyOnFirstEvent:
+    """An observer that keeps the client busy after the first event, as a loaded machine
+    may: whatever arrives meanwhile is read at once when it is done."""
+
+    def on_chunk(self, chunk) -> None:
+        if chunk.event.index == 0:
+            time.sleep(0.4)
+
+
+def test_a_client_too_busy_to_read_does_not_take_its_own_delay_for_a_held_answer():
+    async def first_then_the_rest(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n" + event(0))
+        await writer.drain()
+        await asyncio.sleep(0.02)  # the rest follows at once: streamed, only fast
+        writer.write(b"".join(event(n) for n in range(1, EVENTS)) + b"data: [DONE]\n\n")
+        await writer.drain()
+        writer.close()
+
+    async def run() -> list[Verdict]:
+        server = await asyncio.start_server(first_then_the_rest, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/chat/stream"
+        async with server, make_client(url) as client:
+            spec = RequestSpec(url, json.dumps(PROFILE.example).encode())
+            return (await checked_exchange(client, spec, PROFILE, LIMITS, [BusyOnFirstEvent()]))[1]
+
+    verdict = {v.requirement.id: v for v in asyncio.run(run())}["DELIVERY-INCREMENTAL"]
+    # 7 of 8 events came together 0.4 s after the first, but the client waited for none of it.
+    assert verdict.outcome is Outcome.NOT_APPLICABLE, verdict
+    assert re.search(r"the client waited only \d ms for them: it was busy for the rest of the 0\.4\d\d s since "
+                     r"the data event before", verdict.reason), verdict.reason

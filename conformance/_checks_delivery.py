@@ -119,9 +119,10 @@ class DeliveryIncremental(Rule):
     without a late burst was paced: it passes. A late burst was held back for sure when a
     Content-Length fixed the body's length before its first byte, or when it followed at
     least 0.25 s of silence (since the headers, or the data event before it) and holds 5
-    or more events arriving at 2 or more per read. Any other late burst cannot be told
-    from a fast answer (a short one from a fast model, or a cache, may come in one read):
-    it is not judged, with the reason.
+    or more events arriving at 2 or more per read. Silence counts only as far as the client
+    waited through it: while it was busy, what arrived waited for it. Any other late burst
+    cannot be told from a fast answer (a short one from a fast model, or a cache, may come
+    in one read): it is not judged, with the reason.
 
     Tolerance: a slow first token followed by events written one by one passes, however
     fast; so does an answer with one event in ten delivered earlier. What fails is a

@@ -80,7 +80,7 @@ def httpx_sse_over_httpx(chunks: list[bytes]) -> int:
     async def run() -> int:
         n = 0
         async with HttpxTransport(httpx.AsyncClient(transport=transport(chunks))) as client:
-            async with aconnect_sse(client, "POST", "http://target.invalid/chat/stream", json={}) as source:
+            async with aconnect_sse(client.client, "POST", "http://target.invalid/chat/stream", json={}) as source:
                 async for sse in source.aiter_sse():
                     n += 1
                     if sse.data != "[DONE]":

@@ -8,14 +8,13 @@ are named, because they are what an engineer fixing the endpoint needs to hear.
 from __future__ import annotations
 
 import json
-from array import array
 
 from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 
 from ._model import EndKind, Level, Requirement
-from ._rules import CUT_BY, VIOLATIONS_KEPT, Rule, rule
-from ._transcript import Chunk, Transcript
+from ._rules import BROKEN, CUT_BY, VIOLATIONS_KEPT, Rule, rule
+from ._transcript import Chunk, Transcript, framing
 
 MUST, SHOULD = Level.MUST, Level.SHOULD
 
@@ -52,6 +51,12 @@ def _media_params(value: str) -> dict[str, str]:
     return params
 
 
+def content_codings(t: Transcript) -> list[str]:
+    """The content codings applied to the body, from every Content-Encoding field line."""
+    codings = [c.strip() for v in t.header_values("content-encoding") for c in v.split(",")]
+    return [c for c in codings if c and c.lower() != "identity"]
+
+
 # -- HTTP ------------------------------------------------------------------------------
 
 
@@ -77,7 +82,7 @@ class HttpContentType(Rule):
     requirement = Requirement(
         "HTTP-CONTENT-TYPE",
         MUST,
-        "The media type is text/event-stream (case-insensitive, parameters allowed)",
+        "The media type is text/event-stream, given once (case-insensitive, parameters allowed)",
         SSE_PROCESSING,
         SSE_PROCESSING_URL,
     )
@@ -88,9 +93,22 @@ class HttpContentType(Rule):
             # An error response is not meant to be an event stream: its type is moot.
             self.block("HTTP-STATUS", f"status {t.status}")
             return
-        value = t.header("content-type")
-        if value is None:
+        values, types = t.header_values("content-type"), t.media_types
+        if not values:
             self.fail("the response has no Content-Type header", expected="text/event-stream", received="(none)")
+        elif len(types) > 1:
+            # RFC 9110 5.3: a field whose value is not a list must not be repeated (nor be a
+            # list); clients then disagree on which value counts.
+            shown = ", ".join(preview(v, 40) for v in types[:4]) + (", ..." if len(types) > 4 else "")
+            lines = f"{len(values)} Content-Type fields" if len(values) > 1 else "a Content-Type field"
+            self.fail(
+                f"{lines} give {len(types)} media types, {shown}: Content-Type is a single value (RFC 9110 "
+                f"section 5.3), and clients disagree on which counts: a browser's fetch, and so EventSource, "
+                f"reads the last that parses ({t.media_type or 'none'}); httpx joins them all into one value",
+                expected="one Content-Type: text/event-stream",
+                received="; ".join(values)[:PREVIEW],
+                offset=0,
+            )
         elif t.media_type != "text/event-stream":
             hint = ""
             if t.media_type == "application/json" and t.head.lstrip()[:1] == b"[":
@@ -98,9 +116,9 @@ class HttpContentType(Rule):
                 if ":streamGenerateContent" in t.request.url and "alt=sse" not in t.request.url:
                     hint += " (Gemini answers so unless the URL asks for events with ?alt=sse)"
             self.fail(
-                f"Content-Type is {preview(value)}; the body starts {preview(t.head)}{hint}",
+                f"Content-Type is {preview(values[0])}; the body starts {preview(t.head)}{hint}",
                 expected="text/event-stream",
-                received=value[:PREVIEW],
+                received=values[0][:PREVIEW],
                 offset=0,
             )
 
@@ -112,13 +130,15 @@ class HttpCharset(Rule):
     )
 
     def finish(self, t: Transcript) -> None:
-        charset = _media_params(t.header("content-type") or "").get("charset")
-        if charset is not None and charset.lower() not in ("utf-8", "utf8"):
-            self.fail(
-                f"Content-Type names charset {preview(charset)}; an event stream is always UTF-8",
-                expected="charset=utf-8 or none",
-                received=charset[:PREVIEW],
-            )
+        # Every media type given: which one a client reads differs (HTTP-CONTENT-TYPE says so).
+        charsets = [c for v in t.media_types if (c := _media_params(v).get("charset")) is not None]
+        for charset in charsets:
+            if charset.lower() not in ("utf-8", "utf8"):
+                self.fail(
+                    f"Content-Type names charset {preview(charset)}; an event stream is always UTF-8",
+                    expected="charset=utf-8 or none",
+                    received=charset[:PREVIEW],
+                )
 
 
 @rule
@@ -154,8 +174,7 @@ class HttpNoContentEncoding(Rule):
     )
 
     def finish(self, t: Transcript) -> None:
-        codings = [c.strip() for v in t.header_values("content-encoding") for c in v.split(",")]
-        codings = [c for c in codings if c and c.lower() != "identity"]
+        codings = content_codings(t)
         if codings:
             self.fail(
                 f"the stream is sent with Content-Encoding {preview(', '.join(codings))}; "
@@ -175,13 +194,62 @@ class HttpNoContentLength(Rule):
     )
 
     def finish(self, t: Transcript) -> None:
-        length = t.header("content-length")
-        if length is not None:
+        lengths = t.header_values("content-length")
+        if lengths:
+            length = ", ".join(lengths)
             self.fail(
                 f"the stream is sent with Content-Length {preview(length)}: its whole length was fixed before "
                 "the first byte, so it was generated (or buffered) in full before it was sent",
                 expected="no Content-Length (chunked, or ended by closing the connection)",
                 received=f"Content-Length: {length[:PREVIEW]}",
+            )
+
+
+RFC9112_INCOMPLETE = "https://www.rfc-editor.org/rfc/rfc9112#section-8"
+
+
+def promised(framing_: tuple[str, int | None]) -> str:
+    """What a framing (RFC 9112 section 6.3) promises a client, for messages."""
+    kind, length = framing_
+    if kind == "length":
+        return f"Content-Length: {length} bytes"
+    if kind == "chunked":
+        return "a chunked body, ended by its last (zero-size) chunk"
+    return "a body ended by the server closing the connection cleanly"
+
+
+@rule
+class HttpComplete(Rule):
+    requirement = Requirement(
+        "HTTP-COMPLETE",
+        MUST,
+        "The response is complete as its framing promises (the last chunk; every byte of a Content-Length; "
+        "a clean close)",
+        "RFC 9112 8 Handling Incomplete Messages",
+        RFC9112_INCOMPLETE,
+    )
+
+    def finish(self, t: Transcript) -> None:
+        ending = t.ending
+        if ending.kind in CUT_BY:
+            self.block(CUT_BY[ending.kind], ending.detail)
+        elif ending.kind is EndKind.GRACE_EXPIRED:
+            self.block("DONE-CLOSE", ending.detail)  # the suite stopped reading: how it would end is unknown
+        elif ending.kind is EndKind.DROPPED:
+            self.not_applicable = ending.detail
+        elif ending.kind in BROKEN:
+            if t.terminators:
+                after = (f"; the terminator had arrived (event {t.first_terminator}), but a client records the "
+                         "whole response as incomplete: proxies log an upstream error, and some clients raise")
+            else:
+                after = "; the answer was cut short"
+            self.fail(
+                f"{ending.detail}, after {t.body_bytes} bytes and {t.events} events{after}",
+                expected=promised(framing(t.headers)),
+                received=f"{t.body_bytes} bytes, then the connection "
+                         f"{'closed' if ending.kind is EndKind.INCOMPLETE else 'broke'}",
+                offset=t.body_bytes,
+                time=ending.time,
             )
 
 
@@ -223,11 +291,11 @@ class FrameTerminated(Rule):
     )
 
     def finish(self, t: Transcript) -> None:
-        if t.ending.kind in CUT_BY:
-            self.block(CUT_BY[t.ending.kind], t.ending.detail)
+        if (cut_by := ENDED_EARLY.get(t.ending.kind)) is not None:
+            self.block(cut_by, t.ending.detail)  # an unfinished event then says nothing of the server's framing
             return
         if t.ending.kind not in (EndKind.CLOSED, EndKind.GRACE_EXPIRED):
-            # The connection broke or the client left: an unfinished event says nothing here.
+            # The client left: an unfinished event says nothing here.
             self.not_applicable = f"the stream did not end normally: {t.ending.detail}"
             return
         u = t.unterminated
@@ -306,10 +374,15 @@ def near_miss(data: str, terminator: str | None) -> str | None:
     return None
 
 
+# Endings that cut the stream short, and the requirement that reports each: the suite's
+# limits, or a response the server broke off (one root cause, reported once).
+ENDED_EARLY = {**CUT_BY, **BROKEN}
+
+
 def _cut_blocker(rule_: Rule, t: Transcript) -> bool:
-    """Block a rule about the stream's end when the suite, not the server, cut it short."""
-    if t.terminators == 0 and t.ending.kind in CUT_BY:
-        rule_.block(CUT_BY[t.ending.kind], t.ending.detail)
+    """Block a rule about the stream's end when it was cut short before the terminator."""
+    if t.terminators == 0 and t.ending.kind in ENDED_EARLY:
+        rule_.block(ENDED_EARLY[t.ending.kind], t.ending.detail)
         return True
     return False
 
@@ -456,10 +529,12 @@ class PayloadIdStable(Rule):
 
 def _ends_at_close(rule_: Rule) -> bool:
     """A profile whose streams end when the server closes the response has no terminator
-    event: the rules about one say so, rather than passing."""
+    event: the rules about one say so, rather than passing. (Whether the response ended
+    cleanly, rather than broken off, is HTTP-COMPLETE's to judge.)"""
     if rule_.profile.terminator.at_close:
         rule_.not_applicable = (
-            f"profile {rule_.profile.name} ends a stream by closing the response: it has no terminator event"
+            f"profile {rule_.profile.name} ends a stream by closing the response: it has no terminator event "
+            "(HTTP-COMPLETE judges that the response ended cleanly)"
         )
         return True
     return False
@@ -493,10 +568,7 @@ class DonePresent(Rule):
             )
 
     def finish(self, t: Transcript) -> None:
-        if self.profile.terminator.at_close:
-            self._clean_close(t)
-            return
-        if t.terminators or _cut_blocker(self, t):
+        if _ends_at_close(self) or t.terminators or _cut_blocker(self, t):
             return
         terminator = self.profile.terminator
         expected = str(terminator)
@@ -533,25 +605,6 @@ class DonePresent(Rule):
             offset=last.offset if last else 0,
             end=t.body_bytes,
             event=last.index if last else None,
-        )
-
-
-    def _clean_close(self, t: Transcript) -> None:
-        # With no terminator event, only a clean end of the response says the stream is
-        # complete: a broken connection is a truncated answer, not its end.
-        if _cut_blocker(self, t) or t.ending.kind is not EndKind.READ_ERROR:
-            return
-        last = t.last_event
-        self.fail(
-            f"the stream did not end cleanly ({t.ending.detail}) "
-            f"{f'after event {last.index}' if last else 'before any event'}: profile {self.profile.name} has no "
-            "terminator event, so only the server ending the response says the answer is complete",
-            expected=str(self.profile.terminator),
-            received=t.ending.detail,
-            offset=last.offset if last else 0,
-            end=t.body_bytes,
-            event=last.index if last else None,
-            time=t.ending.time,
         )
 
 
@@ -602,114 +655,4 @@ class DoneClose(Rule):
                 expected=f"the response ends within {self.limits.done_grace:g} s",
                 received="still open",
                 time=t.ending.time,
-            )
-
-
-# -- delivery --------------------------------------------------------------------------
-
-
-class _EndingRule(Rule):
-    """Fails when the exchange ended one particular way: the suite cut it at a limit."""
-
-    kind: EndKind
-
-    def finish(self, t: Transcript) -> None:
-        if t.ending.kind is self.kind:
-            self.fail(t.ending.detail, expected=self.expected(), offset=t.ending.offset, time=t.ending.time)
-
-    def expected(self) -> str:
-        raise NotImplementedError
-
-
-@rule
-class DeliveryIdle(_EndingRule):
-    requirement = Requirement(
-        "DELIVERY-IDLE", MUST, "No silence longer than --sse-timeout while the stream is open", PROTOCOL
-    )
-    kind = EndKind.IDLE_TIMEOUT
-
-    def expected(self) -> str:
-        return f"a byte at least every {self.limits.timeout:g} s (--sse-timeout)"
-
-
-@rule
-class DeliveryDuration(_EndingRule):
-    requirement = Requirement(
-        "DELIVERY-DURATION", MUST, "The whole stream completes within --sse-stream-timeout", PROTOCOL
-    )
-    kind = EndKind.STREAM_TIMEOUT
-
-    def expected(self) -> str:
-        return f"the stream ends within {self.limits.stream_timeout:g} s (--sse-stream-timeout)"
-
-
-@rule
-class DeliveryLimits(_EndingRule):
-    requirement = Requirement(
-        "DELIVERY-LIMITS",
-        MUST,
-        "No line, event or body exceeds the suite's limits (--sse-max-line, --sse-max-event, --sse-max-body)",
-        SUITE,
-    )
-    kind = EndKind.LIMIT
-
-    def expected(self) -> str:
-        lim = self.limits
-        return (f"lines up to {lim.max_line} bytes (--sse-max-line), events up to {lim.max_event} "
-                f"(--sse-max-event), a body up to {lim.max_body} (--sse-max-body)")
-
-
-# Tolerances of DELIVERY-INCREMENTAL, named so the rule can be read and argued with.
-BUFFERED_MIN_SPAN = 1.0  # s: shorter exchanges are too quick to tell buffering from speed
-BUFFERED_MIN_CHUNKS = 3  # fewer chunks cannot show a spread
-BUFFERED_SHARE = 0.9  # this share of chunks ...
-BUFFERED_WINDOW_MIN = 0.1  # s: ... inside the final max(0.1 s, 5% of the span) means buffered
-BUFFERED_WINDOW_SHARE = 0.05
-BUFFERED_PER_READ = 2.0  # ... arriving this many per network read on average means a burst
-
-
-@rule
-class DeliveryIncremental(Rule):
-    """The stream is delivered while it is generated, not buffered until the end.
-
-    Rule: let *span* be the time from sending the request to the arrival of the last data
-    event. The stream was buffered if the span is at least 1 s, there are at least 3 data
-    events, at least 90% of them arrived within the final max(0.1 s, 5% of the span), AND
-    those late events came batched: at least 2 events per network read on average (events
-    read together share their arrival time). Tolerance: a fast endpoint (span under 1 s)
-    passes; so does one that delivers a tenth of its chunks earlier; so does one that is
-    silent for a while (a slow first token) and then writes its events one by one, however
-    fast. What fails is a held-back answer released in a burst, as a buffering proxy or a
-    server that collects the whole response releases it.
-    """
-
-    requirement = Requirement(
-        "DELIVERY-INCREMENTAL",
-        MUST,
-        "Events are delivered as they are generated, not buffered until the end",
-        PROTOCOL,
-    )
-
-    def finish(self, t: Transcript) -> None:
-        times: array = t.arrivals
-        if t.data_events < BUFFERED_MIN_CHUNKS or t.last_data_at is None or t.first_data_at is None:
-            self.not_applicable = f"{t.data_events} data events: too few to judge"
-            return
-        span = t.last_data_at
-        if span < BUFFERED_MIN_SPAN:
-            return
-        window = max(BUFFERED_WINDOW_MIN, BUFFERED_WINDOW_SHARE * span)
-        # The sample is every stride-th arrival, so shares computed on it stand for the whole.
-        late_times = [x for x in times if x >= span - window]
-        share = len(late_times) / len(times) if times else 1.0
-        reads = len(set(late_times)) or 1  # events read together share the read's arrival time
-        per_read = len(late_times) * t.arrival_stride / reads
-        if share >= BUFFERED_SHARE and per_read >= BUFFERED_PER_READ:
-            self.fail(
-                f"{share:.0%} of {t.data_events} data events arrived in the last {window:.2f} s of a "
-                f"{span:.2f} s exchange (first at {t.first_data_at:.2f} s), {per_read:.0f} per network read: "
-                "the stream was held back and released in a burst, not streamed",
-                expected=f"under {BUFFERED_SHARE:.0%} of events in the final {window:.2f} s",
-                received=f"{share:.0%}",
-                time=t.first_data_at,
             )

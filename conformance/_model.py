@@ -69,6 +69,7 @@ class EndKind(str, enum.Enum):
     UNREACHABLE = "unreachable"  # no connection could be made: refused, DNS, no route, TLS
     NO_RESPONSE = "no-response"  # connected, but no status line and headers: closed, reset, timeout
     READ_ERROR = "read-error"  # the connection broke mid-body
+    INCOMPLETE = "incomplete"  # the body ended short of what its framing promised (RFC 9112 section 8)
     DROPPED = "dropped"  # the client went away on purpose (a lifecycle probe)
 
 

@@ -16,7 +16,7 @@ from ._model import EndKind, Level, Requirement, Violation
 from ._profile import RULESETS, Profile
 from ._transcript import Chunk, Evidence, Limits, Transcript
 
-__all__ = ["Findings", "Rule", "REGISTRY", "rule", "applicable", "Outcome", "Verdict", "judge"]
+__all__ = ["Findings", "Rule", "REGISTRY", "rule", "applicable", "Outcome", "Verdict", "judge", "CUT_BY", "BROKEN"]
 
 VIOLATIONS_KEPT = 5  # per rule; the rest are counted
 
@@ -171,6 +171,8 @@ CUT_BY = {
     EndKind.STREAM_TIMEOUT: "DELIVERY-DURATION",
     EndKind.LIMIT: "DELIVERY-LIMITS",
 }
+# How the server broke a response off before its end: HTTP-COMPLETE says so.
+BROKEN = {EndKind.READ_ERROR: "HTTP-COMPLETE", EndKind.INCOMPLETE: "HTTP-COMPLETE"}
 
 
 def stream_blocker(t: Transcript) -> tuple[str, str] | None:
@@ -179,8 +181,8 @@ def stream_blocker(t: Transcript) -> tuple[str, str] | None:
         return "HTTP-STATUS", t.ending.detail
     if t.status != 200:
         return "HTTP-STATUS", f"status {t.status}"
-    if t.media_type != "text/event-stream":
-        return "HTTP-CONTENT-TYPE", f"media type {t.media_type or 'missing'}"
+    if t.media_type != "text/event-stream":  # as a browser reads it: the last media type given
+        return "HTTP-CONTENT-TYPE", f"media type {t.media_type or ('unreadable' if t.media_types else 'missing')}"
     return None
 
 

@@ -9,6 +9,7 @@ from, and never echoes a header value.
 
 from __future__ import annotations
 
+import difflib
 import errno
 import json
 import math
@@ -28,7 +29,7 @@ from ._budget import DEPTHS, Depth, RetryBudget
 from ._redact import Redactor, redact_url, url_secrets
 from ._transcript import Limits
 
-__all__ = ["Settings", "add_options", "read_settings", "REFERENCE"]
+__all__ = ["Settings", "add_options", "read_settings", "report_dir_given", "REFERENCE"]
 
 REFERENCE = "reference"
 T = TypeVar("T")
@@ -250,7 +251,7 @@ def _target(raw: str) -> str:
     if raw == REFERENCE or raw.startswith(REFERENCE + "?"):
         return raw
     if not re.match(r"^https?://[^/?#]+", raw, re.I):
-        raise ValueError("expected an http:// or https:// URL, or 'reference'")
+        raise ValueError("expected an http:// or https:// URL, or 'reference'" + _with_scheme(raw))
     try:
         url = httpx.URL(raw)
     except httpx.InvalidURL as exc:
@@ -261,6 +262,30 @@ def _target(raw: str) -> str:
     if url.port is not None and not 1 <= url.port <= 65535:
         raise ValueError(f"port {url.port} is out of range: ports run from 1 to 65535")
     return raw
+
+
+_HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?P<port>:\d+)?(?:[/?#]|$)")
+_LOOPBACK = re.compile(r"^(?:localhost|127\.[0-9.]+|\[::1\])$", re.I)
+
+
+def _with_scheme(raw: str) -> str:
+    """A suggestion for a target given without its scheme: "localhost:8080/chat" may mean
+    http://localhost:8080/chat (https:// for a domain name, http:// otherwise), and
+    "refrence" may mean reference. The suggestion's secrets are redacted, as the value's are."""
+    if difflib.get_close_matches(raw.partition("?")[0], [REFERENCE], cutoff=0.75):
+        return f" (did you mean {REFERENCE!r}?)"
+    match = _HOST_PORT.match(raw) if "://" not in raw else None
+    if match is None:
+        return ""
+    host, port = match.group("host"), match.group("port")
+    address = host.startswith("[") or host.replace(".", "").isdigit()
+    if "." in host and not address:
+        scheme = "https"  # a domain name
+    elif _LOOPBACK.match(host) or address or port:
+        scheme = "http"  # loopback, an address, or a bare host with a port (a container's name)
+    else:
+        return ""  # one word: not plainly a host
+    return f" (did you mean {redact_url(f'{scheme}://{raw}')!r}?)"
 
 
 def _request_file(raw: str) -> Path:
@@ -303,6 +328,15 @@ def _default_report_dir(config: pytest.Config) -> Path:
     except ValueError as exc:
         raise pytest.UsageError(f"The report directory 'reports' is not usable: {exc}; "
                                 "choose another with --sse-report-dir") from None
+
+
+def report_dir_given(config: pytest.Config) -> Path | None:
+    """Where the reports would go, as given (not made, not checked), for a run that stops
+    before its settings are read; None without a target."""
+    if _raw(config, next(o for o in OPTIONS if o.flag == "target"))[0] is None:
+        return None
+    raw, _ = _raw(config, next(o for o in OPTIONS if o.flag == "sse-report-dir"))
+    return config.invocation_params.dir / str(raw or "reports").strip()
 
 
 def read_settings(config: pytest.Config) -> Settings | None:

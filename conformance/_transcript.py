@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import sys
 import time
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
+
+import httpx
 
 from ._causes import transport_cause, unreachable
 from ._model import Ending, EndKind
@@ -132,6 +136,7 @@ class Transcript:
     first_byte_at: float | None = None
     first_event_at: float | None = None
     terminator_at: float | None = None
+    first_terminator: int | None = None  # the index of the first terminator event
     first_data_at: float | None = None
     first_text_at: float | None = None  # the first chunk whose text delta is not empty
     last_data_at: float | None = None
@@ -141,6 +146,10 @@ class Transcript:
     terminators: int = 0
     arrivals: array = field(default_factory=lambda: array("d"))  # sampled, see arrival_stride
     arrival_stride: int = 1
+    # For each sampled arrival, the seconds the client had spent waiting for the body by then:
+    # a silence before an event is proven only as far as the client waited through it (a
+    # client too busy to read, for a moment, finds what arrived meanwhile all at once).
+    arrival_waits: array = field(default_factory=lambda: array("d"))
     max_gap: float = 0.0
     max_gap_at: float | None = None  # when the longest gap began (the arrival of the event before it)
     last_event: Event | None = None
@@ -164,9 +173,43 @@ class Transcript:
         return [v for k, v in self.headers if k.lower() == name]
 
     @property
+    def media_types(self) -> list[str]:
+        """Every media type the Content-Type field lines give, as sent: the lines joined and
+        split at commas outside quoted strings, as fetch's "get, decode, and split" does."""
+        return _split_list(", ".join(self.header_values("content-type")))
+
+    @property
     def media_type(self) -> str | None:
-        value = self.header("content-type")
-        return None if value is None else value.split(";", 1)[0].strip().lower()
+        """The media type (lowercase, without parameters) a browser reads: the last of
+        :attr:`media_types` that parses (WHATWG Fetch, "extract a MIME type")."""
+        for value in reversed(self.media_types):
+            essence = value.split(";", 1)[0].strip().lower()
+            if _MEDIA_TYPE.match(essence) and essence != "*/*":
+                return essence
+        return None
+
+
+_MEDIA_TYPE = re.compile(r"^[!#$%&'*+.^_`|~0-9a-z-]+/[!#$%&'*+.^_`|~0-9a-z-]+$")
+
+
+def _split_list(value: str) -> list[str]:
+    """A header value split at commas that are not inside a quoted string, each part
+    stripped, empty parts dropped."""
+    parts, current, quoted, escaped = [], [], False, False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif quoted and ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return [part.strip() for part in parts if part.strip()]
 
 
 def _now(t0: float) -> float:
@@ -190,6 +233,7 @@ class _Recorder:
         self.parser = EventStreamParser(max_line=limits.max_line, max_event=limits.max_event)
         self.evidence = evidence
         self._last_time: float | None = None
+        self.waited = 0.0  # seconds spent waiting for the body's pieces so far
 
     def piece(self, data: bytes, now: float) -> None:
         t = self.t
@@ -215,7 +259,7 @@ class _Recorder:
         if terminator:
             t.terminators += 1
             if t.terminator_at is None:
-                t.terminator_at = now
+                t.terminator_at, t.first_terminator = now, event.index
         else:
             t.data_events += 1
             if t.first_data_at is None:
@@ -223,9 +267,11 @@ class _Recorder:
             t.last_data_at = now
             if t.data_events % t.arrival_stride == 0:
                 t.arrivals.append(now)
+                t.arrival_waits.append(self.waited)
                 if len(t.arrivals) >= ARRIVALS_KEPT:
                     # Keep memory flat on long streams: halve the sample, double the stride.
                     t.arrivals = t.arrivals[1::2]
+                    t.arrival_waits = t.arrival_waits[1::2]
                     t.arrival_stride *= 2
             try:
                 value = _json_loads(event.data)
@@ -254,7 +300,36 @@ class _Recorder:
 
 
 _new_chunk = tuple.__new__  # as the parser makes events: without the keyword constructor
-_scan_json = json.JSONDecoder().scan_once  # the C scanner json.loads runs, without its wrapping
+
+
+class _NotJsonConstant(ValueError):
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.token = token
+
+
+def _refuse_constant(token: str) -> Any:
+    # Python's json reads NaN, Infinity and -Infinity; RFC 8259 has no such values, and
+    # JavaScript's JSON.parse throws on them. The scanner calls this only for those three
+    # tokens, so refusing them costs the usual chunk nothing.
+    raise _NotJsonConstant(token)
+
+
+def _big_int(digits: str) -> int | float:
+    # RFC 8259 sets no limit on a number's digits; Python refuses to convert more than
+    # sys.get_int_max_str_digits() (4300) of them, where JavaScript reads a Number. Read
+    # as JavaScript does, so a long integer is judged, not refused.
+    try:
+        return int(digits)
+    except ValueError:
+        return float(digits)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_BIG_INT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_big_int)
+_scan_json = _DECODER.scan_once  # the C scanner json.loads runs, without its wrapping
+# A JSON string, or one of the tokens Python takes for a number and RFC 8259 does not.
+_CONSTANT_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)', re.DOTALL)
 
 
 # Deeper than any API's chunk, and far below Python's recursion limit, which the checks'
@@ -284,20 +359,42 @@ def _json_depth(text: str) -> int:
     return deepest
 
 
+def _constant_error(text: str, token: str) -> ValueError:
+    where = next((m.start(1) for m in _CONSTANT_OR_STRING.finditer(text) if m.group(1) is not None), None)
+    at = f" at character {where}" if where is not None else ""
+    return ValueError(f"{token}{at}: RFC 8259 has no NaN or Infinity (JavaScript's JSON.parse throws on it; "
+                      "Python's json.loads reads it)")
+
+
 def _json_loads(text: str) -> Any:
-    """``json.loads(text)``, a microsecond faster for the usual chunk, a JSON value with
-    no whitespace around it; anything else is left to json.loads, for its verdict and
-    its message. A value nested deeper than MAX_JSON_DEPTH is refused as ValueError."""
+    """The JSON value of ``text`` by RFC 8259, as a JavaScript client reads it: what
+    ``json.loads(text)`` returns, except that NaN, Infinity and -Infinity are refused and
+    an integer longer than Python converts is read as a float. The usual chunk, a JSON
+    value with no whitespace around it, takes the C scanner's fast path; anything else is
+    left to the decoder, for its verdict and its message. A value nested deeper than
+    MAX_JSON_DEPTH is refused as ValueError."""
     # Counting brackets is fast; only a text with that many is measured exactly.
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _json_depth(text) > MAX_JSON_DEPTH:
         raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels: too deep to judge safely")
     try:
-        value, end = _scan_json(text, 0)
-        if end == len(text):
-            return value
-    except (StopIteration, ValueError):
-        pass
-    return json.loads(text)
+        try:
+            value, end = _scan_json(text, 0)
+            if end == len(text):
+                return value
+        except _NotJsonConstant:
+            raise
+        except (StopIteration, ValueError):
+            pass
+        if text.startswith("\ufeff"):
+            return json.loads(text)  # refused, with json.loads's own message (JSON.parse refuses it too)
+        try:
+            return _DECODER.decode(text)
+        except ValueError as exc:
+            if "integer string conversion" not in str(exc):
+                raise
+        return _BIG_INT_DECODER.decode(text)
+    except _NotJsonConstant as exc:
+        raise _constant_error(text, exc.token) from None
 
 
 async def capture(
@@ -354,7 +451,7 @@ async def _read_body(
     pieces = response.pieces()
     grace_deadline: float | None = None
     while True:
-        now = time.perf_counter()
+        now = started = time.perf_counter()
         if grace_deadline is not None:
             # After the terminator, only the grace and the whole stream's deadline apply.
             if grace_deadline <= deadline:
@@ -375,9 +472,9 @@ async def _read_body(
         except UndecodableBody as exc:  # a content coding the suite will not inflate: one of its limits
             return Ending(EndKind.LIMIT, str(exc), _now(t0), rec.evidence.size)
         except Exception as exc:  # noqa: BLE001 - as above: a broken read is the target's doing
-            detail = f"the connection broke: {transport_cause(exc)}"
-            return Ending(EndKind.READ_ERROR, detail, _now(t0), rec.evidence.size)
+            return _broken_ending(exc, t, rec.evidence.size, _now(t0))
         now = _now(t0)
+        rec.waited += t0 + now - started
         if rec.evidence.size + len(piece) > limits.max_body:
             rec.piece(piece[: limits.max_body - rec.evidence.size], now)
             detail = f"body longer than {limits.max_body} bytes (--sse-max-body)"
@@ -389,6 +486,45 @@ async def _read_body(
             return Ending(EndKind.DROPPED, f"the client went away after {t.events} events", now, rec.evidence.size)
         if grace_deadline is None and t.terminator_at is not None:
             grace_deadline = t0 + t.terminator_at + limits.done_grace
+
+
+def framing(headers: Sequence[tuple[str, str]]) -> tuple[str, int | None]:
+    """How the response marks the end of its body (RFC 9112 section 6.3): ("chunked",
+    None), ("length", N) for a Content-Length of N, or ("close", None) for a body that
+    ends when the connection closes."""
+    codings = [c.strip().lower() for k, v in headers if k.lower() == "transfer-encoding" for c in v.split(",")]
+    if codings and codings[-1] == "chunked":
+        return "chunked", None
+    lengths = {v.strip() for k, v in headers if k.lower() == "content-length"}
+    if not codings and len(lengths) == 1 and (length := lengths.pop()).isdigit():
+        return "length", int(length)
+    return "close", None
+
+
+def _framing_complaint(exc: BaseException) -> bool:
+    """Whether the client raised because the body broke its framing (it ended short, or a
+    chunk was malformed), rather than because the connection failed (a reset, TLS)."""
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return True
+    aiohttp = sys.modules.get("aiohttp")  # loaded only if the concurrent transport is in use
+    return aiohttp is not None and isinstance(exc, aiohttp.ClientPayloadError)
+
+
+def _broken_ending(exc: BaseException, t: Transcript, size: int, now: float) -> Ending:
+    kind, length = framing(t.headers)
+    if _framing_complaint(exc) and kind == "chunked":
+        detail = ("the response ended before its body was complete: the body is chunked, and its last "
+                  "(zero-size) chunk never came (an incomplete message, RFC 9112 section 8)")
+        return Ending(EndKind.INCOMPLETE, detail, now, size)
+    if _framing_complaint(exc) and kind == "length":
+        if t.header_values("content-encoding"):  # ``size`` counts decoded bytes: the promise counts sent ones
+            arrived = f"the connection closed before all of them arrived ({size} bytes once decoded)"
+        else:
+            arrived = f"{size} arrived"
+        detail = (f"the response ended before its body was complete: its Content-Length promised {length} "
+                  f"bytes, and {arrived} (an incomplete message, RFC 9112 section 8)")
+        return Ending(EndKind.INCOMPLETE, detail, now, size)
+    return Ending(EndKind.READ_ERROR, f"the connection broke: {transport_cause(exc)}", now, size)
 
 
 def _timeout_ending(why: EndKind, rec: _Recorder, limits: Limits, now: float) -> Ending:

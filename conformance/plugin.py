@@ -9,6 +9,7 @@ run writes its reports: JSON always, HTML through pytest-html when that plugin i
 from __future__ import annotations
 
 import dataclasses
+import json
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,14 +29,16 @@ from ._probes_bad import bad_requests
 from ._report import (HtmlReportFile, Result, RunInfo, build_report, merge_reports, requirement_entry, result_of,
                       write_report)
 from ._rules import Verdict
-from ._settings import Settings, add_options, read_settings
+from ._settings import Settings, add_options, read_settings, report_dir_given
 from ._suite import Canonical, canonical_body, run_canonical
+from ._usage import check_reference_query, check_request_body, forget_reports
 
 __all__ = ["NonConformance"]
 
 SUITE_KEY = pytest.StashKey["Suite"]()
 HTML_NAME = "sse-conformance.html"
 JSON_NAME = "sse-conformance.json"
+REPORT_NAMES = (JSON_NAME, HTML_NAME)
 CSS = Path(__file__).with_name("report.css")
 
 
@@ -49,13 +52,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html
 def pytest_configure(config: pytest.Config) -> None:
-    settings = read_settings(config)
-    if settings is None:
-        return
     try:
-        profile = load_profile(settings.profile)
-    except ProfileError as exc:
-        raise pytest.UsageError(f"--sse-profile: {exc}") from None
+        settings = read_settings(config)
+        if settings is None:
+            return
+        profile = _checked_profile(settings)
+    except pytest.UsageError:
+        # A run stopped by a mistake writes no report: none of an earlier run may pass for its.
+        if (given := report_dir_given(config)) is not None:
+            forget_reports(given, REPORT_NAMES)
+        raise
     report_dir = config.invocation_params.dir / settings.report_dir
     # Under pytest-xdist the workers run the items (each its own canonical exchange, and its
     # own reference server); the controller hands them its seed and merges their reports.
@@ -78,6 +84,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.css = [str(CSS), *config.option.css]
         config.pluginmanager.register(HtmlReport(suite), "sse-conformance-html")
         config.pluginmanager.register(HtmlReportFile(), "sse-conformance-html-file")
+
+
+def _checked_profile(settings: Settings) -> Profile:
+    """The profile, with the run's inputs checked against it before any request."""
+    try:
+        profile = load_profile(settings.profile)
+    except ProfileError as exc:
+        raise pytest.UsageError(f"--sse-profile: {exc}") from None
+    if settings.is_reference and (why := check_reference_query(settings.target, profile)) is not None:
+        raise pytest.UsageError(f"--target {redact_url(settings.target)[:200]!r}: {why}")
+    if settings.request_file is not None:
+        body = json.loads(settings.request_file.read_text(encoding="utf-8"))  # read as JSON by the settings
+        if (why := check_request_body(body, profile, settings.secrets)) is not None:
+            raise pytest.UsageError(f"--sse-request: {settings.request_file}: {why}")
+    return profile
 
 
 class Suite:
@@ -249,7 +270,7 @@ class Suite:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # A report left by an earlier run must not pass for this run's if this one makes none.
-        self.json_path.unlink(missing_ok=True)
+        forget_reports(self.json_path.parent, REPORT_NAMES)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         doc = self.document()

@@ -23,6 +23,10 @@ __all__ = ["Fault", "FAULTS", "STALL_SECONDS"]
 # short enough that a forgotten server frees itself.
 STALL_SECONDS = 60.0
 
+# Seconds between the events of a paced stream: they reach the client as separate reads even
+# when the client lags, so a Content-Length alone does not make it look buffered.
+PACED = 0.03
+
 # Suite options some faults need to be judged quickly and exactly. Without them the suite
 # would still fail them, only later (after its 30 s or 300 s defaults) or for a bigger limit.
 SHORT_STREAM = ("--sse-stream-timeout", "1")  # an endless stream or a trickle is cut after 1 s
@@ -120,6 +124,19 @@ def _no_content_type(plan: Plan) -> None:
     del plan.headers["content-type"]
 
 
+@fault("content-type-twice", "sends two Content-Type fields, text/event-stream and then application/json",
+       "HTTP-CONTENT-TYPE")
+def _content_type_twice(plan: Plan) -> None:
+    plan.more_headers.append(("content-type", "application/json"))
+
+
+@fault("content-type-json-first", "sends two Content-Type fields, application/json and then text/event-stream",
+       "HTTP-CONTENT-TYPE")
+def _content_type_json_first(plan: Plan) -> None:
+    plan.headers["content-type"] = "application/json"
+    plan.more_headers.append(("content-type", "text/event-stream"))
+
+
 @fault("status-500", "answers 500 with a well-formed event stream as its body", "HTTP-STATUS")
 def _status_500(plan: Plan) -> None:
     plan.status = 500
@@ -163,6 +180,14 @@ def _gzip(plan: Plan) -> None:
     plan.encoding = "gzip"
 
 
+@fault("gzip-two-fields", "compresses the stream and names the coding in two Content-Encoding fields, "
+       "'identity' and then 'gzip' (a list field: clients must read both)", "HTTP-NO-CONTENT-ENCODING")
+def _gzip_two_fields(plan: Plan) -> None:
+    plan.encoding = "gzip"
+    plan.more_headers.append(("content-encoding", "gzip"))
+    plan.headers["content-encoding"] = "identity"
+
+
 @fault("no-cache-control", "sends no Cache-Control header", "HTTP-CACHE-CONTROL")
 def _no_cache_control(plan: Plan) -> None:
     del plan.headers["cache-control"]
@@ -177,6 +202,7 @@ def _charset_latin1(plan: Plan) -> None:
        "HTTP-NO-CONTENT-LENGTH")
 def _content_length(plan: Plan) -> None:
     plan.content_length = True
+    plan.delay = max(plan.delay, PACED)
 
 
 # -- termination -----------------------------------------------------------------------
@@ -283,6 +309,12 @@ def _deep_json(plan: Plan) -> None:
     _edit(plan, nest)
 
 
+@fault("nan-json", "puts NaN and -Infinity in the second chunk (Python's json reads them; JSON.parse throws)",
+       "PAYLOAD-JSON")
+def _nan_json(plan: Plan) -> None:
+    plan.chunks[1] = {**plan.chunks[1], "score": float("nan"), "floor": float("-inf")}  # json.dumps writes NaN
+
+
 @fault("missing-property", "leaves the required 'content' property out of the second chunk", "PAYLOAD-SCHEMA")
 def _missing_property(plan: Plan) -> None:
     del plan.chunks[1]["content"]
@@ -329,6 +361,17 @@ def _id_changes(plan: Plan) -> None:
         chunk["id"] = "msg_other"
 
 
+@fault("id-lone-surrogate", "changes the chunk id of the fourth chunk to one holding an escaped lone surrogate "
+       "(JSON allows it; no UTF-8 text can hold it)", "PAYLOAD-ID-STABLE")
+def _id_lone_surrogate(plan: Plan) -> None:
+    def escape(frames: Frames) -> Frames:
+        # Written as text: the server encodes its frames as UTF-8, which cannot hold the character.
+        old_id = json.dumps(plan.chunks[3]["id"]).encode()
+        return [*frames[:3], frames[3].replace(old_id, b'"msg_\\ud800"', 1), *frames[4:]]
+
+    _edit(plan, escape)
+
+
 # -- delivery --------------------------------------------------------------------------
 
 
@@ -336,6 +379,31 @@ def _id_changes(plan: Plan) -> None:
        "DELIVERY-INCREMENTAL", suite_args=PATIENT)
 def _buffered(plan: Plan) -> None:
     plan.write = "once"
+
+
+# A short answer, buffered: below DELIVERY-INCREMENTAL's 1 s span, judged by what else it shows.
+SHORT_HOLD = 0.4  # s: longer than the rule's 0.25 s of silence before a burst
+
+
+@fault("gzip-unflushed", "compresses the stream without flushing after each event (as Starlette's "
+       "GZipMiddleware did before 1.5): every event arrives at the end, 0.4 s after the headers",
+       "DELIVERY-INCREMENTAL", "HTTP-NO-CONTENT-ENCODING")
+def _gzip_unflushed(plan: Plan) -> None:
+    plan.encoding, plan.flush = "gzip", False
+    plan.delay = max(plan.delay, SHORT_HOLD / len(plan.chunks))
+
+
+@fault("buffered-short", "holds a short answer 0.4 s after the headers, then writes it in one piece",
+       "DELIVERY-INCREMENTAL")
+def _buffered_short(plan: Plan) -> None:
+    plan.write, plan.hold = "once", SHORT_HOLD
+
+
+@fault("whole-body", "builds the whole body, then sends it with its headers and a Content-Length (a plain "
+       "Response, not a streaming one)", "DELIVERY-INCREMENTAL", "HTTP-NO-CONTENT-LENGTH")
+def _whole_body(plan: Plan) -> None:
+    plan.stall_before_headers = 0.2  # the time the answer takes to generate
+    plan.write, plan.hold, plan.content_length = "once", 0.0, True
 
 
 @fault("stall-before-headers", "sends nothing at all, not even the status line", "HTTP-STATUS")
@@ -372,9 +440,23 @@ def _trickle(plan: Plan) -> None:
     plan.write = "trickle"
 
 
-@fault("reset-mid-stream", "resets the connection (TCP RST) after three events", "DONE-PRESENT", raw=True)
+@fault("reset-mid-stream", "resets the connection (TCP RST) after three events", "HTTP-COMPLETE", raw=True)
 def _reset_mid_stream(plan: Plan) -> None:
     plan.reset_after = 3
+
+
+@fault("chunked-cut", "sends [DONE] in a chunked body, then closes the connection without the last chunk",
+       "HTTP-COMPLETE", raw=True)
+def _chunked_cut(plan: Plan) -> None:
+    plan.headers["transfer-encoding"] = "chunked"
+    plan.unfinished = True
+
+
+@fault("length-short", "promises 64 bytes more in its Content-Length than it sends, [DONE] included",
+       "HTTP-COMPLETE", "HTTP-NO-CONTENT-LENGTH", raw=True)
+def _length_short(plan: Plan) -> None:
+    plan.content_length, plan.length_extra = True, 64
+    plan.delay = max(plan.delay, PACED)
 
 
 # -- requests and lifecycle: faults in how requests are handled ------------------------
@@ -557,6 +639,21 @@ def _close_delimited(plan: Plan) -> None:
     connection (``raw=True`` sends the request there)."""
 
 
+@variant("long-integer", "gives the second chunk an integer of 5,000 digits (JSON sets no limit; Python's int does)")
+def _long_integer(plan: Plan) -> None:
+    def lengthen(frames: Frames) -> Frames:
+        # Written as text: json.dumps refuses an int of more than 4,300 digits.
+        head, brace, tail = frames[1].rpartition(b"}")
+        return [frames[0], head + b', "tokens": ' + b"7" * 5000 + brace + tail, *frames[2:]]
+
+    _edit(plan, lengthen)
+
+
+@variant("chunked-raw", "frames the body in chunks byte for byte, its last chunk included, then closes", raw=True)
+def _chunked_raw(plan: Plan) -> None:
+    plan.headers["transfer-encoding"] = "chunked"
+
+
 @variant("empty-content", "starts with a chunk whose content is the empty string")
 def _empty_content(plan: Plan) -> None:
     plan.chunks.insert(0, {**plan.chunks[0], "content": ""})
@@ -566,6 +663,12 @@ def _empty_content(plan: Plan) -> None:
 def _extra_properties(plan: Plan) -> None:
     for n, chunk in enumerate(plan.chunks):
         chunk.update(model="reference", index=n, usage=None)
+
+
+@variant("answer-at-once", "sends a short answer whole, right after its headers, as a cache might (too quick "
+         "to tell from a stream: DELIVERY-INCREMENTAL is not judged)")
+def _answer_at_once(plan: Plan) -> None:
+    plan.write, plan.hold = "once", 0.0
 
 
 @variant("slow-first-token", "is silent for 1.2 s after the headers, then writes its events one by one, fast",

@@ -59,11 +59,16 @@ class Plan:
             "x-accel-buffering": "no",
         }
     )
+    more_headers: list[tuple[str, str]] = field(default_factory=list)  # sent after ``headers``, repeats kept
     refusal: Refusal | None = None  # answer this error instead of the stream
     delay: float = 0.02  # seconds between frames
     write: WriteMode = "frames"
     encoding: str | None = None  # "gzip": each write compressed and flushed
+    flush: bool = True  # with an encoding: False holds the compressed bytes until the end of the body
+    hold: float | None = None  # with write "once": how long the answer is held (default writer.BUFFER_SECONDS)
     content_length: bool = False  # send a Content-Length (the body is computed up front anyway)
+    length_extra: int = 0  # bytes the Content-Length promises beyond the body (a body cut short)
+    unfinished: bool = False  # the end of the body is never marked: the connection just closes (raw.py)
     stall_before_headers: float = 0.0
     preamble: list[tuple[float, bytes]] = field(default_factory=list)  # (pause, bytes) written before the frames
     stall_after: int | None = None  # frames written before the stall

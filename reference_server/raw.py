@@ -1,10 +1,14 @@
 """A byte-exact HTTP/1.1 listener for the few faults uvicorn cannot express.
 
 uvicorn (through h11) frames every body of unknown length with chunked encoding, and
-offers no way to reset a connection. This listener serves the same ASGI app, one request
-per connection: the request is parsed with h11, the response head is written as the app
-gives it plus ``Connection: close``, the body bytes go out exactly as sent, and the end of
-the body is marked by closing the connection (RFC 9112 section 6.3, rule 8). An app that
+offers no way to reset a connection or to leave a body unfinished. This listener serves
+the same ASGI app, one request per connection: the request is parsed with h11, the
+response head is written as the app gives it plus ``Connection: close``, the body bytes go
+out exactly as sent, and the connection is closed after the body (RFC 9112 section 6.3,
+rule 8, marks the end of a body with neither framing so). A head that names
+``Transfer-Encoding: chunked`` gets its body framed in chunks, each message one chunk, the
+last message followed by the last (zero-size) chunk. An app that returns without that last
+message leaves the body unfinished: the connection is closed all the same. An app that
 sees the ``sse-conformance.raw`` scope extension may send ``{"type": RESET_MESSAGE}`` to
 end the connection with a TCP reset instead.
 """
@@ -81,6 +85,7 @@ class RawListener:
             "extensions": {RAW_EXTENSION: {}},
         }
         delivered = False
+        chunked = False
 
         async def receive() -> Message:
             nonlocal delivered
@@ -92,14 +97,21 @@ class RawListener:
             return {"type": "http.disconnect"}
 
         async def send(message: Message) -> None:
+            nonlocal chunked
             if writer.transport.is_closing():
                 raise ConnectionResetError("the client went away")
             kind = message["type"]
             if kind == "http.response.start":
-                writer.write(_head(message["status"], message.get("headers", [])))
+                headers = message.get("headers", [])
+                chunked = any(k.lower() == b"transfer-encoding" and v.lower().rstrip().endswith(b"chunked")
+                              for k, v in headers)
+                writer.write(_head(message["status"], headers))
             elif kind == "http.response.body":
-                writer.write(message.get("body", b""))
-                if not message.get("more_body", False):
+                body, last = message.get("body", b""), not message.get("more_body", False)
+                if chunked:
+                    body = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + (b"0\r\n\r\n" if last else b"")
+                writer.write(body)
+                if last:
                     writer.write_eof()
             elif kind == RESET_MESSAGE:
                 # SO_LINGER with a zero timeout makes close() send RST instead of FIN.

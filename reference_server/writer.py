@@ -51,13 +51,14 @@ async def write_plan(plan: Plan, send: Send) -> None:
         headers = {"content-type": "application/json", **plan.refusal.headers}
         steps: Iterable[Step] = [Step(0.0, plan.refusal.body())]
     else:
-        steps = _encoded(_steps(plan), plan.encoding)
+        steps = _encoded(_steps(plan), plan.encoding, plan.flush)
         if plan.encoding:
-            headers["content-encoding"] = plan.encoding
+            headers.setdefault("content-encoding", plan.encoding)  # unless a fault names it its own way
         if plan.content_length:
             steps = list(steps)
-            headers["content-length"] = str(sum(len(s.data) for s in steps))
-    raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+            headers["content-length"] = str(sum(len(s.data) for s in steps) + plan.length_extra)
+    more = plan.more_headers if plan.refusal is None else []
+    raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in [*headers.items(), *more]]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     if status not in NO_BODY_STATUSES:
         for step in steps:
@@ -70,6 +71,8 @@ async def write_plan(plan: Plan, send: Send) -> None:
             if step.data:
                 data = stamp(step.data) if plan.stamp else step.data
                 await send({"type": "http.response.body", "body": data, "more_body": True})
+    if plan.unfinished and plan.refusal is None:
+        return  # the byte-exact listener closes the connection with the body's end unmarked
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -81,7 +84,7 @@ def _steps(plan: Plan) -> Iterator[Step]:
         yield Step(pause, data)
     frames = plan.frames()
     if plan.write == "once":
-        yield Step(BUFFER_SECONDS, b"".join(frames))
+        yield Step(BUFFER_SECONDS if plan.hold is None else plan.hold, b"".join(frames))
         frames = []
     for i, frame in enumerate(frames):
         pause = plan.delay if i else 0.0
@@ -152,8 +155,9 @@ def _huge_line(size: int) -> Iterator[Step]:
         left -= WRITE_SIZE
 
 
-def _encoded(steps: Iterable[Step], encoding: str | None) -> Iterator[Step]:
-    """The steps with each write gzip-compressed and flushed, so it still goes out at once."""
+def _encoded(steps: Iterable[Step], encoding: str | None, flush: bool = True) -> Iterator[Step]:
+    """The steps with each write gzip-compressed and flushed, so it still goes out at once;
+    unflushed, the compressor keeps what it is given (a short body, all of it) until the end."""
     if encoding is None:
         yield from steps
         return
@@ -164,5 +168,5 @@ def _encoded(steps: Iterable[Step], encoding: str | None) -> Iterator[Step]:
         if step.reset:
             yield step
             return
-        yield Step(step.pause, gzip.compress(step.data) + gzip.flush(zlib.Z_SYNC_FLUSH))
+        yield Step(step.pause, gzip.compress(step.data) + (gzip.flush(zlib.Z_SYNC_FLUSH) if flush else b""))
     yield Step(0.0, gzip.flush())

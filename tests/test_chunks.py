@@ -23,7 +23,8 @@ from conformance._transport import HttpxTransport
 @pytest.mark.parametrize(
     "text",
     ['{"id":"a","content":"b"}', "[1, 2.5, null]", '"s"', "3", ' {"a": 1}', '{"a": 1} \n', '{"a": 1}x', "",
-     "NaN", "\ufeff{}", "{'a': 1}", '{"a": "\\ud800"}', "[" * 50 + "]" * 50, '{"a":1}{"b":2}'],
+     "\ufeff{}", "{'a': 1}", '{"a": "\\ud800"}', "[" * 50 + "]" * 50, '{"a":1}{"b":2}', '{"a": 1, "a": 2}',
+     '"NaN"', "1e400", "Nan", "infinity"],
 )
 def test_json_is_decoded_exactly_as_json_loads_does(text):
     try:
@@ -32,8 +33,26 @@ def test_json_is_decoded_exactly_as_json_loads_does(text):
         with pytest.raises(ValueError, match="^" + re.escape(str(exc)) + "$"):
             _json_loads(text)
     else:
-        got = _json_loads(text)
-        assert got == expected or (got != got and expected != expected)  # NaN is not equal to itself
+        assert _json_loads(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "token", "at"),
+    [("NaN", "NaN", 0), ('{"x": Infinity}', "Infinity", 6), ('[1, -Infinity]', "-Infinity", 4),
+     ('{"note": "NaN, \\"Infinity", "x": [NaN]}', "NaN", 34)],
+)
+def test_nan_and_infinity_are_not_json_as_rfc_8259_and_json_parse_say(text, token, at):
+    # Python's json.loads reads these three tokens as floats; JSON.parse throws on them.
+    with pytest.raises(ValueError, match=f"^{re.escape(token)} at character {at}: RFC 8259 has no NaN or Infinity"):
+        _json_loads(text)
+
+
+def test_an_integer_longer_than_python_converts_is_read_as_javascript_reads_it():
+    # RFC 8259 sets no limit on digits; Python refuses past 4,300, JSON.parse reads a Number.
+    assert _json_loads("[" + "9" * 5000 + "]") == [math.inf]
+    assert _json_loads('{"n": -' + "9" * 5000 + "}") == {"n": -math.inf}
+    assert _json_loads("9" * 4300) == int("9" * 4300)
+    assert _json_loads('{"a": "\\"NaN, Infinity"}') == {"a": '"NaN, Infinity'}  # in a string, they are text
 
 
 def serve(body: bytes) -> httpx.MockTransport:
@@ -88,12 +107,19 @@ def test_schema_failures_are_explained_by_jsonschema(tmp_path):
 
 
 def test_where_the_fast_check_and_jsonschema_differ_jsonschema_decides(tmp_path):
-    # Python's json reads NaN; jsonschema takes it for a number, jsonschema-rs does not.
+    # 1e400 is JSON, read as infinity: a number to jsonschema, not to jsonschema-rs.
     schema = {"type": "object", "properties": {"x": {"type": "number"}}}
     directory = custom_profile(tmp_path, schema)
-    _, verdicts = check(b'data: {"x": NaN}\n\ndata: [DONE]\n\n', directory)
+    _, verdicts = check(b'data: {"x": 1e400}\n\ndata: [DONE]\n\n', directory)
     assert verdicts["PAYLOAD-SCHEMA"].outcome is Outcome.PASSED
-    assert math.isnan(json.loads('{"x": NaN}')["x"])
+    assert verdicts["PAYLOAD-JSON"].outcome is Outcome.PASSED
+
+
+def test_nan_fails_payload_json_naming_the_token_and_where():
+    _, verdicts = check(b'data: {"content": "a"}\n\ndata: {"content": "b", "logprob": NaN}\n\ndata: [DONE]\n\n')
+    (violation,) = verdicts["PAYLOAD-JSON"].violations
+    assert violation.event == 1 and violation.offset == 24
+    assert violation.message.startswith("event 1 is not JSON (NaN at character 28: RFC 8259 has no NaN or Infinity")
 
 
 def test_a_schema_referring_elsewhere_is_never_fetched():

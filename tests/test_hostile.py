@@ -104,10 +104,11 @@ def test_an_unreachable_target_is_not_judged_naming_the_cause(pytester, referenc
 
 
 def test_a_reset_mid_stream_fails_once_naming_the_cause(pytester, reference):
-    run = run_suite(pytester, reference.url("/chat/stream", "fault=reset-mid-stream"), *FAST)
-    assert run.failed == {"DONE-PRESENT"}
+    run = run_suite(pytester, reference.url("/chat/stream", "fault=reset-mid-stream"), *FAST, "-rs")
+    assert run.failed == {"HTTP-COMPLETE"}
     cause = "the connection broke: reset by the peer (ConnectionResetError: [Errno 104] Connection reset by peer)"
-    assert f"the stream ended ({cause}) after event 2 without '[DONE]'" in run.output, run.output
+    assert f"{cause}, after 222 bytes and 3 events; the answer was cut short" in run.output, run.output
+    assert f"moot: HTTP-COMPLETE failed ({cause})" in run.output  # DONE-PRESENT: the same cause
     assert f"ended: {cause}" in run.output
     assert "Traceback" not in run.output
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 
+from conformance import load_profile
 from tests.conftest import FAST, run_suite
 
 SECRET = "sk-live-0123456789abcdef"
@@ -119,3 +123,96 @@ def test_a_report_dir_that_cannot_be_made_is_a_usage_error_before_the_run(pytest
     assert "Invalid value 'afile.txt/reports' from --sse-report-dir: cannot create it (Not a directory)" \
         in result.stderr.str()
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+# -- a mistake in the run's inputs is a usage error, before any request ----------------
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "message"),
+    [
+        ("reference?fault=no-dne", (), "unknown fault 'no-dne' for profile simple; did you mean 'no-done'? its "
+                                       "faults are: 405-no-allow, 500-on-bad-json,"),
+        ("reference?fault=no-role", (), "fault 'no-role' belongs to profile openai-chat (path "
+                                        "/v1/chat/completions), not to simple: add --sse-profile openai-chat"),
+        ("reference?fault=no-role,nope", ("--sse-profile", "openai-chat"), "unknown fault 'nope' for profile "
+                                                                           "openai-chat"),
+        ("reference?delay=soon", (), "?delay='soon' is not a number of milliseconds, zero or more"),
+        ("reference?chunks=-2", (), "?chunks='-2' is not a whole number, zero or more"),
+    ],
+    ids=["typo", "other-dialect", "second-of-two", "delay", "chunks"],
+)
+def test_a_query_the_reference_server_would_refuse_is_a_usage_error(pytester, target, args, message):
+    result = pytester.runpytest_inprocess("--target", target, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str(), result.stderr.str()
+    assert "collected" not in result.stdout.str()  # stopped before the suite ran, so before any request
+
+
+def test_a_profile_path_the_reference_server_does_not_serve_is_a_usage_error(pytester):
+    directory = pytester.path / "elsewhere"
+    shutil.copytree(load_profile("simple").directory, directory)
+    toml = (directory / "profile.toml").read_text(encoding="utf-8")
+    (directory / "profile.toml").write_text(toml.replace('path = "/chat/stream"', 'path = "/v2/stream"'))
+    result = pytester.runpytest_inprocess("--target", "reference", "--sse-profile", str(directory))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "has path '/v2/stream', which the reference server does not serve" in result.stderr.str()
+
+
+def test_a_request_body_breaking_the_request_schema_is_a_usage_error_naming_where(pytester):
+    pytester.makefile(".json", body=json.dumps({"prompt": "hi", "stream": False, "api_key": SECRET}))
+    result = pytester.runpytest_inprocess("--target", "reference", "--sse-request", "body.json",
+                                          "--sse-header", f"Authorization: {SECRET}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert ("--sse-request: body.json: the body does not match the simple request schema at $.stream: True was "
+            "expected; fix the body, or give a profile whose request schema allows it (--sse-profile)"
+            ) in result.stderr.str()
+    assert SECRET not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_request_body_the_schema_allows_runs(pytester, reference):
+    pytester.makefile(".json", body=json.dumps({"prompt": "a longer question", "stream": True}))
+    run = run_suite(pytester, reference.url("/chat/stream"), *FAST, "--sse-request", "body.json", "--collect-only")
+    assert run.ret == pytest.ExitCode.OK, run.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--target", "reference?fault=nope"), ("--target", "reference", "--sse-timeout", "soon"),
+     ("--target", "localhost:8080/chat"), ("--target", "reference", "--sse-profile", "nope")],
+    ids=["fault", "option", "target", "profile"],
+)
+def test_a_run_ending_in_a_usage_error_leaves_no_earlier_report(pytester, args):
+    reports = pytester.path / "reports"
+    reports.mkdir()
+    for name in ("sse-conformance.json", "sse-conformance.html"):
+        (reports / name).write_text("an earlier run's report")
+    (reports / "notes.txt").write_text("not a report")
+    result = pytester.runpytest_inprocess(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert sorted(p.name for p in reports.iterdir()) == ["notes.txt"]
+
+
+def test_a_run_that_starts_deletes_both_earlier_reports_first(pytester, reference):
+    reports = pytester.path / "elsewhere"
+    reports.mkdir()
+    for name in ("sse-conformance.json", "sse-conformance.html"):
+        (reports / name).write_text("an earlier run's report")
+    # A run that judges nothing writes no JSON report, and without pytest-html no page.
+    run_suite(pytester, reference.url("/chat/stream"), "--sse-report-dir", "elsewhere", "--collect-only",
+              "-p", "no:html")
+    assert list(reports.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "suggestion"),
+    [("localhost:8080/chat", "did you mean 'http://localhost:8080/chat'?"),
+     (f"api.example.com/v1/chat?api_key={SECRET}", "did you mean 'https://api.example.com/v1/chat?api_key=<redacted>'?"),
+     ("refrence", "did you mean 'reference'?")],
+    ids=["loopback", "domain", "reference"],
+)
+def test_a_target_without_its_scheme_suggests_one(pytester, target, suggestion):
+    result = pytester.runpytest_inprocess("--target", target)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"expected an http:// or https:// URL, or 'reference' ({suggestion})" in result.stderr.str()
+    assert SECRET not in result.stdout.str() + result.stderr.str()

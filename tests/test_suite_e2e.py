@@ -97,5 +97,6 @@ def test_a_profile_ending_at_close_fails_a_stream_cut_by_a_broken_connection(pyt
     clean = run_suite(pytester, reference.url("/chat/stream", "fault=no-done"), *args)
     assert clean.failed == set(), clean.output
     cut = run_suite(pytester, reference.url("/chat/stream", "fault=reset-mid-stream"), *args)
-    assert cut.failed == {"DONE-PRESENT"}, cut.output
-    assert "the stream did not end cleanly" in cut.output
+    assert cut.failed == {"HTTP-COMPLETE"}, cut.output
+    assert "the connection broke: reset by the peer" in cut.output
+    assert "expected: a body ended by the server closing the connection cleanly" in cut.output

@@ -33,9 +33,9 @@ NUMBERS = {"delay": float, "chunks": int, "pad": int, "size": int}
 def check_reference_query(target: str, profile: Profile) -> str | None:
     """Why the bundled reference server would refuse ``target``'s query on the profile's
     path (a sentence naming the fix), or None."""
-    from reference_server.app import DIALECTS  # only with --target reference: the server's own registry
+    from reference_server.app import DIALECTS, dialect_for  # only with --target reference: the server's registry
 
-    dialect = DIALECTS.get(profile.path)
+    dialect = dialect_for(profile.path)
     if dialect is None:
         return (f"profile {profile.name} has path {profile.path!r}, which the reference server does not serve "
                 f"(it serves {', '.join(DIALECTS)}): set path in its profile.toml to the dialect it speaks")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from .raw import RAW_EXTENSION
 from .text import ANSWER, answer_for, pieces
 from .writer import write_plan
 
-__all__ = ["create_app", "ANSWER", "DIALECTS", "Dialect"]
+__all__ = ["create_app", "ANSWER", "DIALECTS", "Dialect", "dialect_for"]
 
 MAX_CHUNKS = 1000
 MAX_PAD = 1 << 20  # characters of filler one chunk may carry
@@ -114,6 +115,18 @@ DIALECTS: dict[str, Dialect] = {
         "gemini", gemini.make_plan, gemini.FAULTS, gemini.error_body, gemini.adapt
     ),
 }
+def dialect_for(path: str) -> Dialect | None:
+    """The dialect served at ``path`` (a profile's path: its query left aside, a template's
+    ``{model}`` matching any model), or None."""
+    path = path.partition("?")[0]
+    if path in DIALECTS:
+        return DIALECTS[path]
+    for template, dialect in DIALECTS.items():
+        if "{" in template and re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template)), path):
+            return dialect
+    return None
+
+
 for _dialect in DIALECTS.values():  # every dialect plays real vendors' habits too
     vendors.register(_dialect.faults, _dialect.profile, load_profile(_dialect.profile).example)
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .app import DIALECTS, REQUEST_TIMEOUT, create_app
+from .app import DIALECTS, REQUEST_TIMEOUT, create_app, dialect_for
 from .raw import RawListener
 
 __all__ = ["ServerThread"]
@@ -115,7 +115,7 @@ class ServerThread:
         query = "&".join(q for q in (own, query) if q)
         names = ",".join(parse_qs(query).get("fault", [])).split(",")
         # The path's dialect names the faults; on an unknown path, any dialect's may be meant.
-        dialects = [DIALECTS[path]] if path in DIALECTS else DIALECTS.values()
+        dialects = [d] if (d := dialect_for(path)) is not None else DIALECTS.values()
         raw = any(d.faults[n].raw for d in dialects for n in names if n in d.faults)
         return f"http://{self.host}:{self.raw_port if raw else self.port}{path}" + (f"?{query}" if query else "")
 

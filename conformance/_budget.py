@@ -146,6 +146,10 @@ class Slots:
     def shrink(self, size: int) -> None:
         self.size = max(1, min(self.size, size))
 
+    def grow(self) -> None:
+        self.size += 1
+        self._wake()
+
     def _wake(self) -> None:
         while self._waiters:
             n, future = self._waiters[0]
@@ -167,6 +171,20 @@ class Sent(Generic[T]):
     refused: str | None = None  # why it cannot be judged: still refused, or the run's deadline
     retries: int = 0
     status: int | None = None  # the last attempt's status
+    statuses: list[int | None] = field(default_factory=list)  # every attempt's, in order
+
+
+GROW_AFTER = 5.0  # seconds without a "not now" before the slots grow back by one
+
+
+def busy(t: Transcript) -> str | None:
+    """How the answer says "not now", or None: a 429, 503 or 529, or a stream that reported
+    an error the profile names as one (Anthropic's overloaded_error, say)."""
+    if t.status in RETRY_STATUSES:
+        return f"status {t.status} ({RETRY_STATUSES[t.status]})"
+    if t.busy is not None:
+        return f"status {t.status} with an in-stream error {t.busy!r}"
+    return None
 
 
 class Budget:
@@ -174,14 +192,26 @@ class Budget:
 
     def __init__(self, parallel: int, retries: RetryBudget, deadline: float, clock: Callable[[], float] = time.monotonic):
         self.slots = Slots(parallel)
+        self.parallel = parallel  # what the slots grow back to after the endpoint said "not now"
         self.retries = retries
         self.deadline_seconds = deadline
         self.clock = clock
         self.ends_at = clock() + deadline
         self.ledger = Ledger()
+        self._waiting_until = float("-inf")  # when the latest wait under way ends: waits side by side overlap
+        self._backed_off_at = float("-inf")
 
     def left(self) -> float:
         return self.ends_at - self.clock()
+
+    async def _acquire(self) -> bool:
+        """A slot, unless the run's deadline comes first."""
+        try:
+            async with asyncio.timeout(max(self.left(), 0)):
+                await self.slots.acquire()
+        except TimeoutError:
+            return False
+        return True
 
     async def send(
         self,
@@ -189,18 +219,18 @@ class Budget:
         attempt: Callable[[], Awaitable[T]],
         transcript_of: Callable[[T], Transcript],
         holding: bool = False,
+        final: frozenset[int] = frozenset(),
     ) -> Sent[T]:
         """Make an exchange (``attempt()``), retrying as the endpoint asks. ``holding``: the
-        caller already holds a slot for the first attempt (streams opened together)."""
-        retries, deadline = 0, f"the run's deadline (--sse-deadline {self.deadline_seconds:g} s)"
+        caller already holds a slot for the first attempt (streams opened together). The slot
+        is given back however the attempt ends. ``final``: statuses that, still given when the
+        retries are spent, are the answer to judge rather than a refusal."""
+        retries, statuses = 0, []
+        deadline = f"the run's deadline (--sse-deadline {self.deadline_seconds:g} s)"
         while True:
-            if self.left() <= 0:
-                if holding:
-                    self.slots.release()
+            if not holding and not await self._acquire():
                 self.ledger.cut += 1
-                return Sent(None, f"not sent: {deadline} had passed", retries)
-            if not holding:
-                await self.slots.acquire()
+                return Sent(None, f"not sent: {deadline} came first{_after(statuses)}", retries, None, statuses)
             holding = False
             try:
                 async with asyncio.timeout(max(self.left(), 0)):
@@ -209,37 +239,65 @@ class Budget:
                 self.slots.release()
                 self.ledger.sent[kind] += 1
                 self.ledger.cut += 1
-                return Sent(None, f"cut short by {deadline}", retries)
+                return Sent(None, f"cut short by {deadline}{_after(statuses)}", retries, None, statuses)
+            except BaseException:
+                self.slots.release()
+                raise
             self.ledger.sent[kind] += 1
             t = transcript_of(result)
-            if t.status not in RETRY_STATUSES:
+            statuses.append(t.status)
+            why = busy(t)
+            if why is None:
                 self.slots.release()
-                return Sent(result, None, retries, t.status)
+                self._grow()
+                return Sent(result, None, retries, t.status, statuses)
             # The endpoint wants fewer at once: as many as it is serving now, this one aside.
             self.slots.shrink(self.slots.used - 1)
-            self.ledger.backed_off_to = self.slots.size
+            self.ledger.backed_off_to = min(self.ledger.backed_off_to or self.slots.size, self.slots.size)
+            self._backed_off_at = self.clock()
             self.slots.release()
-            wait, why_not = self._wait_for(t, retries)
+            wait, why_not = self._wait_for(t, why, retries)
+            if why_not is not None and t.status in final:
+                return Sent(result, None, retries, t.status, statuses)
             if why_not is not None:
-                self.ledger.refused[t.status] += 1  # type: ignore[index]
-                return Sent(result, why_not, retries, t.status)
+                self.ledger.refused[t.status or 0] += 1
+                return Sent(result, why_not, retries, t.status, statuses)
             retries += 1
-            self.ledger.retried[t.status] += 1  # type: ignore[index]
-            self.ledger.waited += wait
+            self.ledger.retried[t.status or 0] += 1
             await asyncio.sleep(wait)
 
-    def _wait_for(self, t: Transcript, retries: int) -> tuple[float, str | None]:
-        """How long to wait before the next attempt, or why there is none."""
-        status = f"status {t.status} ({RETRY_STATUSES[t.status]})"  # type: ignore[index]
+    def one_at_a_time(self) -> None:
+        """From now on, one request at a time (the endpoint failed streams opened at once)."""
+        self.parallel = 1
+        self.slots.shrink(1)
+
+    def _grow(self) -> None:
+        """After a while without "not now", one more slot, up to --sse-parallel."""
+        if self.slots.size < self.parallel and self.clock() - self._backed_off_at >= GROW_AFTER:
+            self.slots.grow()
+            self._backed_off_at = self.clock()  # one more slot per quiet while
+
+    def _wait_for(self, t: Transcript, why: str, retries: int) -> tuple[float, str | None]:
+        """How long to wait before the next attempt, or why there is none. The waiting
+        --sse-retries allows is wall time: waits that overlap count once."""
         told = retry_after(t.header("retry-after"))
         wait = DEFAULT_RETRY_AFTER if told is None else told
         tries = f"{retries + 1} attempt{'s' * (retries > 0)}"
         if retries >= self.retries.count:
-            return wait, f"{status} to {tries} ({retries} retr{'ies' if retries != 1 else 'y'} allowed by --sse-retries)"
-        left = self.retries.seconds - self.ledger.waited
-        if wait > left:
-            return wait, (f"{status} to {tries}; Retry-After {wait:g} s is more than the {max(left, 0):g} s of "
-                          "waiting left in --sse-retries")
+            return wait, f"{why} to {tries} ({retries} retr{'ies' if retries != 1 else 'y'} allowed by --sse-retries)"
+        now = self.clock()
+        more = max(0.0, now + wait - max(now, self._waiting_until))
+        if self.ledger.waited + more > self.retries.seconds:
+            left = max(self.retries.seconds - self.ledger.waited, 0)
+            return wait, f"{why} to {tries}; Retry-After {wait:g} s is more than the {left:g} s of waiting left in --sse-retries"
         if wait >= self.left():
-            return wait, f"{status} to {tries}; Retry-After {wait:g} s runs past --sse-deadline"
+            return wait, f"{why} to {tries}; Retry-After {wait:g} s runs past --sse-deadline"
+        self.ledger.waited += more
+        self._waiting_until = max(self._waiting_until, now + wait)
         return wait, None
+
+
+def _after(statuses: list[int | None]) -> str:
+    """' (after answers 429, 429)' for the attempts an exchange had before it was cut."""
+    shown = [str(s) if s is not None else "none" for s in statuses]
+    return f" (after answer{'s' * (len(shown) > 1)} {', '.join(shown)})" if shown else ""

@@ -23,7 +23,7 @@ from ._model import EndKind, Level, Requirement
 from ._profile import Profile
 from ._rules import Findings, Verdict
 from ._settings import Settings
-from ._suite import Canonical, checked_exchange, failures, request_for
+from ._suite import REFUSED_CREDENTIALS, Canonical, checked_exchange, failures, request_for
 from ._transcript import RequestSpec, Transcript, make_client
 from ._transport import Transport
 
@@ -57,21 +57,14 @@ class Probe:
     # Not judged while the canonical exchange fails: the probe holds more exchanges to
     # the same stream rules, so it would only repeat those failures.
     needs_conforming_canonical: ClassVar[bool] = True
-    # The streams opened at once: their probe starts first, and full streams of the other
-    # probes wait until it is done (see run_probes).
+    # The streams opened at once: their probe starts first, alone but for probes that make
+    # no stream (bad requests); see run_probes.
     at_once: ClassVar[bool] = False
+    streams: ClassVar[bool] = True  # its requests are answered with streams
 
     def __init__(self, ctx: ProbeContext) -> None:
         self.ctx = ctx
         self.findings = {r.id: Findings(r) for r in self.requirements}
-        self._alone: asyncio.Event | None = None  # set when the streams opened at once are done
-
-    async def after_streams_at_once(self) -> None:
-        """Wait until the streams opened at once are done: a full stream of another probe
-        then does not overlap them (a server that breaks under concurrency shows it there,
-        once, not in every probe)."""
-        if self._alone is not None:
-            await self._alone.wait()
 
     def ready(self) -> bool:
         """Whether the probe's exchanges are worth making; if not, say why on every finding."""
@@ -119,10 +112,19 @@ class Probe:
     async def checked(self, client: Transport, kind: str, body: Any, holding: bool = False) -> Sent[Checked]:
         """One exchange of ``body`` through the run's budget, held to every rule."""
         ctx = self.ctx
-        return await ctx.budget.send(
+        return refused_credentials(await ctx.budget.send(
             kind, lambda: checked_exchange(client, self.request(body), ctx.profile, ctx.settings.limits),
             lambda r: r[0], holding,
-        )
+        ))
+
+
+def refused_credentials(sent: Sent[Any]) -> Sent[Any]:
+    """An own stream answered 401, 403 or 407 (the canonical request, with the same headers,
+    was served): the credentials were refused this time, so it is not judged, as the
+    canonical exchange would not be."""
+    if sent.refused is None and sent.result is not None and sent.status in REFUSED_CREDENTIALS:
+        sent.refused = f"{REFUSED_CREDENTIALS[sent.status]} on this request"
+    return sent
 
 
 PROBES: list[type[Probe]] = []
@@ -141,27 +143,30 @@ def run_probes(classes: Iterable[type[Probe]], ctx: ProbeContext) -> dict[type[P
     """Run the probes side by side, sharing the run's budget. A probe that raises fails only
     its own requirements (its exception is its result).
 
-    The streams opened at once take their slots first. Until they are done, only requests
-    that stream no full answer go beside them (bad requests, streams dropped after their
-    first event); full streams of the other probes wait (``after_streams_at_once``), and go
-    one at a time if the streams opened at once failed (so that failure is reported once).
+    The streams opened at once go first, beside only the requests that get no stream (bad
+    requests): they are the probe about concurrency, and a server that breaks under it shows
+    it there, once. Then the other probes' streams go side by side; or, if the streams opened
+    at once failed, one probe after another, one request at a time, so that the same fault is
+    not reported again by every probe whose streams happened to overlap.
     """
     probes = [cls(ctx) for cls in classes]
-    runnable = sorted((p for p in probes if p.ready()), key=lambda p: not p.at_once)
+    runnable = [p for p in probes if p.ready()]
     for p in runnable:
         p.prepare()
 
     async def run_all() -> list[Any]:
-        alone = asyncio.Event()
-        for p in runnable:
-            p._alone = alone
-        tasks = [asyncio.ensure_future(p.run()) for p in runnable]
-        firsts = [(p, task) for p, task in zip(runnable, tasks) if p.at_once]
-        await asyncio.gather(*(task for _, task in firsts), return_exceptions=True)
-        if any(f.count for p, _ in firsts for f in p.findings.values()):
-            ctx.budget.slots.shrink(1)
-        alone.set()
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        tasks = {id(p): asyncio.ensure_future(p.run()) for p in runnable if p.at_once or not p.streams}
+        firsts = [p for p in runnable if p.at_once]
+        await asyncio.gather(*(tasks[id(p)] for p in firsts), return_exceptions=True)
+        streaming = [p for p in runnable if p.streams and not p.at_once]
+        if any(f.count for p in firsts for f in p.findings.values()):
+            ctx.budget.one_at_a_time()
+            for p in streaming:
+                tasks[id(p)] = asyncio.ensure_future(p.run())
+                await asyncio.gather(tasks[id(p)], return_exceptions=True)
+        else:
+            tasks.update({id(p): asyncio.ensure_future(p.run()) for p in streaming})
+        outcomes = await asyncio.gather(*(tasks[id(p)] for p in runnable), return_exceptions=True)
         ran = [p for p, o in zip(runnable, outcomes) if not isinstance(o, BaseException)]
         later = await asyncio.gather(*(p.follow_up() for p in ran), return_exceptions=True)
         raised = {id(p): o for p, o in zip(ran, later) if isinstance(o, BaseException)}
@@ -172,11 +177,13 @@ def run_probes(classes: Iterable[type[Probe]], ctx: ProbeContext) -> dict[type[P
     return {type(p): raised.get(id(p)) or p.verdicts() for p in probes}
 
 
-def planned(settings: Settings, bad: int) -> tuple[int, int, int]:
+def planned(settings: Settings, bad: int, varies: bool) -> tuple[int, int, int]:
     """The own requests a run makes at most: (all requests, those streamed in full, extra
-    requests spent shrinking a failing drawn request); the canonical one included."""
-    full = 1 + settings.examples + (1 if settings.disconnects else 0) + settings.concurrency
-    shrinks = settings.depth.shrinks if settings.examples else 0
+    requests spent shrinking a failing drawn request); the canonical one included. A profile
+    that names nothing to vary draws nothing."""
+    drawn = settings.examples if varies else 0
+    full = 1 + drawn + (1 if settings.disconnects else 0) + (settings.concurrency if settings.concurrency > 1 else 0)
+    shrinks = settings.depth.shrinks if drawn else 0
     return full + settings.disconnects + bad, full, shrinks
 
 
@@ -195,14 +202,26 @@ def summary(failed: Iterable[Verdict]) -> str:
 
 
 def refusals(sent: Iterable[Sent[Any]], what: str) -> str | None:
-    """A phrase for the exchanges of ``sent`` that could not be judged, e.g. '429 on 2 of 4
-    streams opened at once, after 3 retries each', or None if every one was judged."""
+    """A phrase for the exchanges of ``sent`` that could not be judged, e.g. '2 of 4 streams
+    opened at once could not be judged: status 429 (...) to 4 attempts', or None if every
+    one was judged."""
     sent = list(sent)
     refused = [s for s in sent if s.refused is not None]
     if not refused:
         return None
     reasons = sorted({s.refused for s in refused if s.refused})
     return f"{len(refused)} of {len(sent)} {what} could not be judged: {'; '.join(reasons)}"
+
+
+def judged_or_not(found: Findings, sent: list[Sent[Any]], what: str) -> bool:
+    """Whether a requirement judged on ``sent`` may stand: if any of them could not be judged,
+    a failure among the rest stands, but a pass does not (the refused ones might have
+    failed): the requirement is then not judged, saying how many were. False in that case."""
+    if (refused := refusals(sent, what)) is None or found.count:
+        return True
+    judged = sum(s.refused is None for s in sent)
+    found.not_judged = f"{refused} (the {judged} judged conformed)" if judged else refused
+    return False
 
 
 def retried(sent: Iterable[Sent[Any]], what: str) -> str | None:

@@ -14,9 +14,9 @@ from typing import Any
 
 from ._budget import Sent
 from ._model import EndKind, Requirement
-from ._probes import MUST, SHOULD, Probe, probe, refusals, retried, shown
+from ._probes import MUST, SHOULD, Probe, judged_or_not, probe, retried, shown
 from ._profile import Profile
-from ._transcript import Evidence, RequestSpec, Transcript, capture
+from ._transcript import ERROR_BODY_BYTES, Evidence, RequestSpec, Transcript, capture
 
 __all__ = ["BadRequest", "BadRequests", "bad_requests"]
 
@@ -31,7 +31,6 @@ JUDGES = {
 REQUESTS = "protocol document, request; RFC 9110 15.5 Client Error 4xx"
 REQUESTS_URL = "https://www.rfc-editor.org/rfc/rfc9110#section-15.5"
 METHOD_URL = "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.6"
-ERROR_BODY_BYTES = 64 * 1024  # read of a bad request's answer: enough for any error body, and no stream
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,7 @@ class BadRequests(Probe):
                     "RFC 9110 15.5.6 405 Method Not Allowed", METHOD_URL),
     )
     needs_conforming_canonical = False  # about refusing requests, not about streams
+    streams = False
 
     async def run(self) -> None:
         ctx = self.ctx
@@ -116,27 +116,34 @@ class BadRequests(Probe):
         limits = replace(lim, max_body=ERROR_BODY_BYTES, stream_timeout=min(lim.timeout, lim.stream_timeout))
         cases = bad_requests(ctx.profile, ctx.body)
 
+        # A bad request costs the endpoint little, but one slow to answer must not keep every
+        # full stream waiting: bad requests take at most half the run's slots.
+        lane = asyncio.Semaphore(max(1, ctx.settings.parallel // 2))
+
         async with self.client() as client:
 
             async def send(case: BadRequest) -> Sent[Transcript]:
                 spec = RequestSpec(url=ctx.url, body=case.body, method=case.method,
                                    headers=tuple(ctx.settings.headers) + case.headers)
-                return await ctx.budget.send(
-                    "bad", lambda: capture(client, spec, ctx.profile, limits, (), Evidence(head_bytes=ERROR_BODY_BYTES)),
-                    lambda t: t,
-                )
+                async with lane:
+                    # A 503 still given to a bad request after the retries, while the canonical
+                    # one was served, is the endpoint failing on it: a 5xx, judged as such.
+                    return await ctx.budget.send(
+                        "bad",
+                        lambda: capture(client, spec, ctx.profile, limits, (), Evidence(head_bytes=ERROR_BODY_BYTES)),
+                        lambda t: t, final=frozenset({503, 529}),
+                    )
 
             sent = await asyncio.gather(*(send(case) for case in cases))
-        judged: set[str] = set()  # the requirements some answer judged
         for case, s in zip(cases, sent):
             if s.result is not None and s.refused is None:
                 self._judge(case, s.result)
-                judged |= {"REQUEST-BAD-NO-5XX", "REQUEST-ERROR-BODY", *JUDGES[case.kind]}
-        refused = refusals(sent, "bad requests")
-        self.findings["REQUEST-BAD-NO-5XX"].notes.extend(n for n in (refused, retried(sent, "bad requests")) if n)
+        if note := retried(sent, "bad requests"):
+            self.findings["REQUEST-BAD-NO-5XX"].notes.append(note)
         for rid, f in self.findings.items():
-            if rid not in judged and refused:
-                f.not_judged = refused
+            relevant = [s for case, s in zip(cases, sent) if rid in ("REQUEST-BAD-NO-5XX", "REQUEST-ERROR-BODY")
+                        or rid in JUDGES[case.kind]]
+            judged_or_not(f, relevant, "bad requests")
 
     def _judge(self, case: BadRequest, t: Transcript) -> None:
         f = self.findings

@@ -20,10 +20,11 @@ from hypothesis.errors import HypothesisException
 
 from ._budget import Sent
 from ._model import Requirement
-from ._probes import MUST, Checked, Probe, probe, refusals, retried, shown, summary
+from ._probes import MUST, Checked, Probe, judged_or_not, probe, refusals, retried, shown, summary
+from ._render import plural
 from ._suite import failures
 from ._transport import Transport
-from ._vary import varied_requests
+from ._vary import VaryPath, varied_requests
 from ._rules import Verdict
 
 __all__ = ["AnyValidRequest"]
@@ -99,7 +100,6 @@ class AnyValidRequest(Probe):
         bodies = self.bodies
         if bodies is None:
             return
-        await self.after_streams_at_once()
         # The client stays open for follow_up(), which may shrink a failure with it.
         client = self._client = await self.client().__aenter__()
         try:
@@ -132,15 +132,11 @@ class AnyValidRequest(Probe):
             loop = asyncio.get_running_loop()
             failing = await asyncio.to_thread(self._shrink, loop, client, self.strategy,
                                               ctx.settings.examples, self.seen) or failing
-        for note in (refusals(sent, "drawn requests"), retried(sent, "drawn requests")):
-            if note:
-                found.notes.append(note)
-        if not judged:
-            found.not_judged = refusals(sent, "drawn requests")
-            return
-        found.notes.append(f"{judged} requests drawn, varying {', '.join(ctx.profile.vary)} "
-                           f"(seed {ctx.settings.seed})")
+        found.notes.extend(n for n in (retried(sent, "drawn requests"), refusals(sent, "drawn requests")) if n)
+        varied = [p for p in ctx.profile.vary if any(VaryPath(p).places(ctx.body))]
+        drawn = f"{plural(judged, 'request')} drawn, varying {', '.join(varied)} (seed {ctx.settings.seed})"
         if failing:
+            found.notes.append(drawn)
             body, failed = min(failing, key=lambda f: len(_key(f[0])))
             found.fail(
                 f"a request varying the canonical one did not get a conforming stream; smallest failing request "
@@ -148,6 +144,8 @@ class AnyValidRequest(Probe):
                 expected="a conforming stream",
                 received=", ".join(v.requirement.id for v in failed),
             )
+        elif judged_or_not(found, sent, "drawn requests"):
+            found.notes.append(drawn)
 
     def _hypothesis(self, n: int, phases: tuple[Phase, ...]) -> Any:
         def decorate(test: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ._budget import Sent
 from ._model import EndKind, Requirement
-from ._probes import MUST, SHOULD, Checked, Probe, probe, refusals, retried, summary
+from ._probes import MUST, SHOULD, Checked, Probe, judged_or_not, probe, refusals, refused_credentials, retried, summary
 from ._profile import Profile
 from ._suite import checked_exchange, failures
 from ._transcript import Chunk, Evidence, capture, make_concurrent_client
@@ -46,11 +46,11 @@ class Disconnects(Probe):
             for i in range(n):
                 # Each dropped stream must itself have started normally: that is the
                 # "next request" after the drop before it.
-                s = await ctx.budget.send(
+                s = refused_credentials(await ctx.budget.send(
                     "dropped", lambda: capture(client, self.request(body), ctx.profile, lim, (), Evidence(),
                                                drop_after_events=1),
                     lambda t: t,
-                )
+                ))
                 sent.append(s)
                 if s.refused is not None or s.result is None:
                     found.not_judged = f"after {i} dropped stream{'s' * (i != 1)}, the next request: {s.refused}"
@@ -61,7 +61,6 @@ class Disconnects(Probe):
                     found.fail(f"after {i} dropped stream{'s' * (i != 1)}, the next request did not stream: {got}",
                                expected="status 200 and a first event", received=got)
                     return
-            await self.after_streams_at_once()
             last = await self.checked(client, "after-drops", body)
         sent.append(last)
         if note := retried(sent, "requests after a dropped stream"):
@@ -112,8 +111,10 @@ class Concurrency(Probe):
         ctx = self.ctx
         n = ctx.settings.concurrency
         together, ids = self.findings["LIFECYCLE-CONCURRENT"], self.findings["LIFECYCLE-CONCURRENT-IDS"]
-        if n == 0:
-            together.not_applicable = ids.not_applicable = "turned off with --sse-concurrency 0 (or --sse-depth quick)"
+        if n < 2:
+            together.not_applicable = ids.not_applicable = (
+                "turned off with --sse-concurrency 0 (or --sse-depth quick)" if n == 0 else
+                "one stream is not streams opened at once (--sse-concurrency 1)")
             return
         body, lim = ctx.body, ctx.settings.limits
         firsts = [_FirstId(ctx.profile) for _ in range(n)]
@@ -127,25 +128,32 @@ class Concurrency(Probe):
                     spans.append((started + t.headers_at, started + t.ending.time))
                 return t, verdicts
 
-            return await ctx.budget.send("concurrent", attempt, lambda r: r[0], holding=True)
+            return refused_credentials(await ctx.budget.send("concurrent", attempt, lambda r: r[0], holding=True))
 
-        await ctx.budget.slots.acquire(n)  # all n at once, or as many as the run has while nothing else runs
-        # aiohttp: its C parser keeps the streams' timings true when many run at once.
-        async with make_concurrent_client(ctx.url) as client:
+        # All n at once: a request for more slots than the run has runs alone (--sse-parallel).
+        await ctx.budget.slots.acquire(n)
+        try:
+            # aiohttp: its C parser keeps the streams' timings true when many run at once.
+            client = await make_concurrent_client(ctx.url).__aenter__()
+        except BaseException:
+            ctx.budget.slots.release(n)
+            raise
+        try:
             sent = await asyncio.gather(*(one(client, first) for first in firsts))
+        finally:
+            await client.__aexit__(None, None, None)
         served = [(s.result, f) for s, f in zip(sent, firsts) if s.result is not None and s.refused is None]
-        for note in (refusals(sent, "streams opened at once"), retried(sent, "streams opened at once")):
-            if note:
-                together.notes.append(note)
         for i, ((t, verdicts), _) in enumerate(served):
             failed = failures(verdicts, ctx.settings.strict)
             if failed:
                 together.fail(f"stream {i + 1} of {n} opened at once fails: {summary(failed)}",
                               expected="every stream conforms", received=", ".join(v.requirement.id for v in failed))
+        together.notes.extend(n for n in (retried(sent, "streams opened at once"),
+                                          refusals(sent, "streams opened at once")) if n)
+        judged_or_not(together, list(sent), "streams opened at once")
+        # An endpoint may serve fewer at once than asked (a limit, a queue) and still conform:
+        # the note says how many it served together.
         at_once = most_at_once(spans)
-        if n >= 2 and not together.count and at_once < 2:
-            why = refusals(sent, "streams opened at once") or "no two streams were open at the same time"
-            together.not_judged = f"the endpoint served one stream at a time ({why})"
         starts = [t.first_event_at for (t, _), _ in served if t.first_event_at is not None]
         if starts:
             together.notes.append(

@@ -131,6 +131,9 @@ class Profile:
     ignored_events: frozenset[str] = frozenset()  # event names clients skip: not chunks
     error_event: str | None = None  # an event of this name reports an in-stream error
     error_property: str | None = None  # a chunk with this property (truthy) reports one
+    # Error types, codes or statuses that mean "not now" (overloaded): such an error inside a
+    # stream is retried, as a 529 would be, rather than held against the endpoint at once.
+    busy_errors: frozenset[str] = frozenset()
     # Where drawn requests vary the canonical one: JSON path -> a schema narrowing what is drawn there.
     vary: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -148,6 +151,18 @@ class Profile:
             return True
         prop = self.error_property
         return prop is not None and isinstance(value, dict) and bool(value.get(prop))
+
+    def busy_error(self, value: Any) -> str | None:
+        """The "not now" marker an in-stream error carries (its type, code or status, at the
+        top or under ``error``), if the profile names it in ``[errors] busy``."""
+        if not self.busy_errors or not isinstance(value, dict):
+            return None
+        for holder in (value, value.get("error")):
+            if isinstance(holder, dict):
+                for key in ("type", "code", "status"):
+                    if isinstance(marker := holder.get(key), str) and marker in self.busy_errors:
+                        return marker
+        return None
 
     def is_chunk(self, event: Event, value: Any) -> bool:
         """The event carries a chunk: not an ignored event (``ping``), not an error."""
@@ -189,7 +204,7 @@ _TABLES = {
     "terminator": {"data", "event", "end"},
     "chunk": {"id", "text"},
     "events": {"name", "ignore"},
-    "errors": {"event", "property"},
+    "errors": {"event", "property", "busy"},
     "requests": {"vary"},
 }
 
@@ -250,6 +265,7 @@ class _Loader:
             ignored_events=frozenset(self.strings(events, "events.ignore")),
             error_event=self.string(errors, "errors.event"),
             error_property=self.string(errors, "errors.property"),
+            busy_errors=frozenset(self.strings(errors, "errors.busy")),
             vary=self.vary(tables["requests"], request_schema),
         )
 

@@ -70,13 +70,17 @@ def result_of(verdict: Verdict, strict: bool) -> Result:
     return Result.SKIPPED
 
 
-def run_verdict(results: Iterable[tuple[Level, Result]], strict: bool) -> str:
-    """A requirement not met decides it; else one the suite could not judge, where it would
-    count (a MUST, or any with --sse-strict), leaves the run not judged."""
+def run_verdict(results: Iterable[tuple[Level, Result, Outcome]], strict: bool, canonical_unjudged: bool) -> str:
+    """A requirement not met decides it, and so does one moot because another failed (that
+    other may be deselected, with -k); else a canonical exchange the suite could not judge,
+    or a requirement it could not judge where it would count (a MUST, or any with
+    --sse-strict), leaves the run not judged."""
     results = list(results)
-    if any(result is Result.FAILED for _, result in results):
+    if any(result is Result.FAILED or outcome is Outcome.BLOCKED for _, result, outcome in results):
         return "does-not-conform"
-    if any(result is Result.NOT_JUDGED and (strict or level is Level.MUST) for level, result in results):
+    if canonical_unjudged or any(
+        result is Result.NOT_JUDGED and (strict or level is Level.MUST) for level, result, _ in results
+    ):
         return "not-judged"
     return "conforms"
 
@@ -94,8 +98,6 @@ class Tally:
             counts[v.requirement.level][result_of(v, strict)] += 1
         return cls(counts)
 
-    def verdict(self, strict: bool) -> str:
-        return run_verdict(((level, r) for level, c in self.counts.items() for r in c.elements()), strict)
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ def build_report(t: Transcript, verdicts: Sequence[Verdict], run: RunInfo, redac
         "target": {"url": text(run.target), "reference_server": run.reference_server},
         "profile": run.profile,
         "strict": run.strict,
-        "verdict": tally.verdict(run.strict),
+        "verdict": run_verdict(((v.requirement.level, result_of(v, run.strict), v.outcome) for v in verdicts),
+                               run.strict, run.not_judged is not None),
         "cause": _cause(run, verdicts, text),
         "summary": {level.value: {r.value: tally.counts[level][r] for r in Result} for level in Level},
         "requests": run.requests,
@@ -151,15 +154,22 @@ def _cause(run: RunInfo, verdicts: Sequence[Verdict], text: _Text) -> dict[str, 
     """Why the run could not be judged, and what to check; None when it was judged."""
     if run.not_judged is not None:
         cause, check = run.not_judged
-        return {"cause": text(cause), "check": text(check)}
+        return {"cause": text(cause), "check": text(check), "canonical": True}
     unjudged = [v for v in verdicts if result_of(v, run.strict) is Result.NOT_JUDGED
                 and (run.strict or v.requirement.level is Level.MUST)]
     if not unjudged:
         return None
     first = unjudged[0]
     ids = ", ".join(v.requirement.id for v in unjudged)
-    return {"cause": text(f"{ids} could not be judged: {first.reason.removeprefix('not judged: ')}"),
-            "check": "the endpoint's rate limits and --sse-retries, --sse-parallel, --sse-deadline"}
+    reason = first.reason.removeprefix("not judged: ")
+    if "deadline" in reason:
+        check = "--sse-deadline, and how long the target takes"
+    elif "credentials" in reason:
+        check = "the --sse-header values, and that the key is accepted on every request"
+    else:
+        check = ("the endpoint's rate limits: run again later, allow more waiting with --sse-retries, or ask less "
+                 "of it at once (--sse-parallel, --sse-concurrency, --sse-depth quick)")
+    return {"cause": text(f"{ids} could not be judged: {reason}"), "check": check, "canonical": False}
 
 
 def merge_reports(docs: Sequence[dict[str, Any]], order: Sequence[str]) -> dict[str, Any]:
@@ -172,7 +182,9 @@ def merge_reports(docs: Sequence[dict[str, Any]], order: Sequence[str]) -> dict[
     summary = {level.value: {r.value: 0 for r in Result} for level in Level}
     for entry in listed:
         summary[entry["level"]][entry["result"]] += 1
-    verdict = run_verdict(((Level(e["level"]), Result(e["result"])) for e in listed), docs[0]["strict"])
+    canonical_unjudged = any((doc.get("cause") or {}).get("canonical") for doc in docs)
+    verdict = run_verdict(((Level(e["level"]), Result(e["result"]), Outcome(e["outcome"])) for e in listed),
+                          docs[0]["strict"], canonical_unjudged)
     cause = next((doc["cause"] for doc in docs if doc.get("cause")), None) if verdict == "not-judged" else None
     return {**docs[0], "verdict": verdict, "cause": cause, "summary": summary, "requests": _merged_requests(docs),
             "requirements": listed}
@@ -189,6 +201,12 @@ def _merged_requests(docs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     for key in ("by_kind", "retried", "refused"):
         merged[key] = dict(sum((Counter(ledger[key]) for ledger in ledgers), Counter()))
     merged["waited"] = round(merged["waited"], 3)
+    backed = [ledger["backed_off_to"] for ledger in ledgers if ledger["backed_off_to"] is not None]
+    merged["backed_off_to"] = min(backed, default=None)
+    # Each worker's plan is the run's, but for the canonical exchange every worker makes.
+    extra = len(ledgers) - 1
+    plan = ledgers[0]["planned"]
+    merged["planned"] = {**plan, "most": plan["most"] + extra, "full": plan["full"] + extra}
     return merged
 
 

@@ -9,12 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._budget import RETRY_STATUSES, Budget, Sent
+from ._budget import Budget, Sent, busy
 from ._model import Ending, EndKind, Level
 from ._profile import Profile
 from ._rules import Outcome, Verdict, instantiate, judge, watching
 from ._settings import Settings
-from ._transcript import Evidence, Limits, Observer, RequestSpec, Transcript, capture, make_client
+from ._transcript import Chunk, Evidence, Limits, Observer, RequestSpec, Transcript, capture, make_client
 from ._transport import Transport
 
 __all__ = ["Canonical", "NotJudged", "run_canonical", "request_for", "checked_exchange", "failures", "not_judged"]
@@ -62,8 +62,22 @@ async def checked_exchange(
     """One exchange, every rule (and any extra observer) watching it, judged."""
     evidence = Evidence()
     rules = instantiate(profile, limits, evidence)
-    transcript = await capture(client, request, profile, limits, [*watching(rules), *observers], evidence)
+    busy = _BusyError(profile)
+    transcript = await capture(client, request, profile, limits, [*watching(rules), *observers, busy], evidence)
+    transcript.busy = busy.found
     return transcript, judge(rules, transcript)
+
+
+class _BusyError:
+    """Observer: the first in-stream error that says "not now" (``[errors] busy``)."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.found: str | None = None
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        if self.found is None and chunk.json_error is None and self.profile.is_error(chunk.event, chunk.value):
+            self.found = self.profile.busy_error(chunk.value)
 
 
 def failures(verdicts: Iterable[Verdict], strict: bool) -> list[Verdict]:
@@ -79,7 +93,7 @@ def not_judged(t: Transcript, refused: str | None, settings: Settings) -> NotJud
     the credentials, or stayed rate-limited or overloaded past the retry budget."""
     headers = ", ".join(name for name, _ in settings.headers)
     sent = f"the --sse-header values sent ({headers})" if headers else "an --sse-header with the API key"
-    if refused is not None and (t is None or t.status not in RETRY_STATUSES):
+    if refused is not None and (t is None or busy(t) is None):
         return NotJudged(refused, "--sse-deadline, and how long the target takes")
     if refused is not None:
         return NotJudged(f"the target stayed busy: {refused}",

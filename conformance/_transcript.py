@@ -16,7 +16,7 @@ import sys
 import time
 from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, Protocol
 
 import httpx
@@ -31,6 +31,7 @@ __all__ = ["Limits", "RequestSpec", "Chunk", "Evidence", "Transcript", "Observer
            "make_concurrent_client"]
 
 HEAD_BYTES = 1024
+ERROR_BODY_BYTES = 64 * 1024  # read of an answer other than 200: enough for any error body, and no stream
 WINDOW_BYTES = 16 * 1024  # recent bytes kept for excerpts around a violation
 EXCERPT_BEFORE = 48
 EXCERPT_AFTER = 208
@@ -154,6 +155,7 @@ class Transcript:
     max_gap_at: float | None = None  # when the longest gap began (the arrival of the event before it)
     last_event: Event | None = None
     unterminated: Unterminated | None = None
+    busy: str | None = None  # an in-stream error saying "not now", as the profile's [errors] busy names it
     notices: list[Notice] = field(default_factory=list)
     notice_counts: dict[str, int] = field(default_factory=dict)
     head: bytes = b""
@@ -436,11 +438,19 @@ async def capture(
     t.reason = response.reason
     t.http_version = response.http_version
     t.headers = response.headers
+    if t.status != 200:
+        # An error answer is not read as a stream: its start says what it is, and one that
+        # goes on (a 429 whose body never ends) must not hold a slot for a whole stream.
+        limits = replace(limits, max_body=min(limits.max_body, ERROR_BODY_BYTES))
+        deadline = min(deadline, time.perf_counter() + limits.timeout)
     try:
         t.ending = await _read_body(response, rec, limits, t0, deadline, drop_after_events)
     finally:
         await response.aclose()
         rec.finish()
+    if t.status != 200 and t.ending.kind in (EndKind.STREAM_TIMEOUT, EndKind.IDLE_TIMEOUT, EndKind.LIMIT):
+        t.ending = replace(t.ending, detail=f"{t.ending.detail}: an answer with status {t.status} is read for at "
+                                            f"most {ERROR_BODY_BYTES // 1024} KiB, within one --sse-timeout")
     return t
 
 

@@ -9,9 +9,9 @@ canonical request has it: a real endpoint serves only the models it knows, and a
 naming another is refused, rightly.
 
 Each drawn value comes from hypothesis-jsonschema, from the request schema's subschema at its
-path and the narrowing schema together. A place the canonical request leaves out (an optional
-field) is drawn as "left out" or as a value. A varied request the request schema rejects as a
-whole is never drawn: it is not a valid request.
+path and the narrowing schema together. Only what the canonical request holds is varied: a
+place it leaves out stays out. A varied request the request schema rejects as a whole is never
+drawn: it is not a valid request.
 """
 
 from __future__ import annotations
@@ -42,23 +42,20 @@ class VaryPath:
         self.text = text
         self.steps = tuple(steps)
 
-    def places(self, body: Any) -> Iterator[tuple[tuple[str | int, ...], bool]]:
-        """The concrete paths this one names in ``body`` (a wildcard expanded over the lists
-        there), each with whether something is there now. A missing object property is a
-        place (an optional field); a list item that is not there is not."""
+    def places(self, body: Any) -> Iterator[tuple[str | int, ...]]:
+        """The concrete paths this one names in ``body``, a wildcard expanded over the lists
+        there. Only what the canonical request holds is varied: a field it leaves out stays
+        out (a server that does not know ``stream_options`` refuses it, rightly), and so does
+        a part that holds other data than the field named (Gemini's inline data)."""
 
         def walk(value: Any, done: tuple[str | int, ...], rest: tuple[str | int, ...]) -> Iterator[Any]:
             if not rest:
-                yield done, True
+                yield done
                 return
             step, rest = rest[0], rest[1:]
             if isinstance(step, str) and step != WILDCARD:
-                if not isinstance(value, dict):
-                    return
-                if step in value:
+                if isinstance(value, dict) and step in value:
                     yield from walk(value[step], (*done, step), rest)
-                elif all(isinstance(s, str) and s != WILDCARD for s in rest):
-                    yield (*done, step, *rest), False
             elif isinstance(value, list):
                 indexes = range(len(value)) if step == WILDCARD else [step] if step < len(value) else []
                 for i in indexes:
@@ -119,19 +116,8 @@ def subschema(root: dict[str, Any], path: VaryPath) -> dict[str, Any] | None:
 
 def _set(body: Any, place: tuple[str | int, ...], value: Any) -> None:
     for step in place[:-1]:
-        if isinstance(step, str):
-            body = body.setdefault(step, {})
-        else:
-            body = body[step]
+        body = body[step]
     body[place[-1]] = value
-
-
-class _Absent:
-    def __repr__(self) -> str:
-        return "<left out>"
-
-
-ABSENT = _Absent()
 
 
 def varied_requests(request_schema: dict[str, Any], vary: dict[str, dict[str, Any]], canonical: dict[str, Any],
@@ -150,8 +136,8 @@ def varied_requests(request_schema: dict[str, Any], vary: dict[str, dict[str, An
         # code point UTF-8 encodes, once per storage directory, at a peak of some 200 MiB. Drawn
         # text with a lone surrogate (rare) is left out below instead.
         values = from_schema({"allOf": [sub, narrowing]} if narrowing else sub, codec=None)
-        for place, present in path.places(canonical):
-            plan.append((place, values if present else st.one_of(st.just(ABSENT), values)))
+        for place in path.places(canonical):
+            plan.append((place, values))
     if not plan:
         return None
 
@@ -159,9 +145,7 @@ def varied_requests(request_schema: dict[str, Any], vary: dict[str, dict[str, An
     def bodies(draw: Any) -> dict[str, Any]:
         body = copy.deepcopy(canonical)
         for place, values in plan:
-            value = draw(values)
-            if value is not ABSENT:
-                _set(body, place, value)
+            _set(body, place, draw(values))
         return body
 
     return bodies().filter(lambda body: _utf8(body) and is_valid(body))

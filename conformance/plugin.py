@@ -69,6 +69,13 @@ def pytest_configure(config: pytest.Config) -> None:
     controller = not worker and bool(getattr(config.option, "numprocesses", None))
     if worker and "sse_seed" in config.workerinput:
         settings = dataclasses.replace(settings, seed=config.workerinput["sse_seed"])
+    if controller and config.option.dist in ("load", "worksteal"):
+        # One worker runs the whole suite: spread over several, each would make the canonical
+        # exchange, and every probe whose requirements it was given, again. (The suite's own
+        # requests already go side by side in one process. Grouping a probe's requirements
+        # with --dist loadgroup does not hold under pytest 9.2, which no longer lets
+        # pytest-xdist 3.8 rename items.)
+        config.option.dist = "loadfile"
     suite = Suite(settings, profile, report_dir / JSON_NAME, role="controller" if controller else
                   "worker" if worker else "")
     config.stash[SUITE_KEY] = suite
@@ -143,8 +150,7 @@ class Suite:
             try:
                 self._started = datetime.now(UTC)
                 s = self.settings
-                self.budget = Budget(s.parallel if not s.concurrency else max(s.parallel, s.concurrency),
-                                     s.retries, s.deadline)
+                self.budget = Budget(s.parallel, s.retries, s.deadline)
                 self._canonical = run_canonical(self.url, s, self.profile, self.budget)
             except Exception as exc:
                 self._failure = exc
@@ -158,9 +164,9 @@ class Suite:
         cls = probe_for(requirement_id)
         assert cls is not None and self.budget is not None, requirement_id
         if cls not in self._probe_verdicts:  # one probe run serves all its requirements
-            # All the run's probes go at once, sharing the budget. A pytest-xdist worker cannot
-            # tell which items it will be given: it runs each probe as its first item comes.
-            due = [cls] if self.role == "worker" else [p for p in self.selected if p not in self._probe_verdicts]
+            # All the run's probes go at once, sharing the budget (under pytest-xdist, one worker
+            # is given every item: see pytest_configure).
+            due = [p for p in self.selected if p not in self._probe_verdicts]
             ctx = ProbeContext(self.url, self.settings, self.profile, canonical, self.budget)
             try:
                 self._probe_verdicts.update(run_probes(dict.fromkeys([cls, *due]), ctx))
@@ -210,7 +216,7 @@ class Suite:
     def planned(self) -> tuple[int, int, int]:
         """(requests at most, of them streamed in full, extra to shrink a failing drawn request)."""
         bad = len(bad_requests(self.profile, canonical_body(self.settings, self.profile)))
-        return planned(self.settings, bad)
+        return planned(self.settings, bad, bool(self.profile.vary))
 
     def requests(self) -> dict[str, Any] | None:
         if self.budget is None:
@@ -229,7 +235,7 @@ class Suite:
             f"done grace {lim.done_grace:g} s; strict {'on' if s.strict else 'off'}",
             f"  own requests ({s.depth.name} depth): {s.examples} drawn (seed {s.seed}; --sse-seed {s.seed} "
             f"reproduces), {s.concurrency} at once, {s.disconnects} dropped, bad requests; "
-            f"up to {s.parallel} in flight",
+            f"up to {s.parallel} in flight (the streams opened at once aside)",
             self._budget_line(),
         ]
         if s.headers:
@@ -244,8 +250,7 @@ class Suite:
         shrink = f" (+{shrinks} if a drawn request fails and is shrunk)" if shrinks else ""
         retries = (f"429/503 retried up to {s.retries.count} times each, {s.retries.seconds:g} s of waiting in all"
                    if s.retries.count else "429/503 not retried")
-        workers = " per pytest-xdist worker" if self.role == "controller" else ""
-        return (f"  budget: at most {most} requests{shrink}{workers}, {full} of them streaming a full answer; "
+        return (f"  budget: at most {most} requests{shrink}, {full} of them streaming a full answer; "
                 f"{retries}; the run ends by {s.deadline:g} s (--sse-deadline)")
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:

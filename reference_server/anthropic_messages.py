@@ -154,8 +154,14 @@ def _pings(plan: Plan) -> None:
     plan.chunks[:] = [c for i, chunk in enumerate(plan.chunks) for c in ([chunk, dict(PING)] if i < last else [chunk])]
 
 
-@fault("error-event", "reports an overloaded error in an error event after the first delta", "PAYLOAD-NO-ERROR")
+@fault("error-event", "reports an internal error in an error event after the first delta", "PAYLOAD-NO-ERROR")
 def _error_event(plan: Plan) -> None:
+    plan.chunks.insert(_at(plan, "content_block_delta") + 1, error_body("Internal server error", "api"))
+
+
+@fault("overloaded-event", "reports overloaded_error in an error event after the first delta, on every stream: "
+       "the API's 'try later', so the suite cannot judge it", not_judged=True)
+def _overloaded_event(plan: Plan) -> None:
     plan.chunks.insert(_at(plan, "content_block_delta") + 1, error_body("Overloaded", "overloaded"))
 
 

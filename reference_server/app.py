@@ -140,8 +140,18 @@ class PlanResponse(Response):
         self.mark_drops = mark_drops  # the request's key, remembered if its stream is dropped
         self.holds_slot = holds_slot  # one of the stream-limit variant's slots, given back at the end
         self.complete = False  # set before the last message, so a close after it is no drop
+        self.left = False  # no longer counted in flight (nor holding a slot)
         self.status_code = plan.status
         self.background = None
+
+    def leave(self) -> None:
+        """Count this stream out, once: before its last message goes, so that a client that
+        asks again as soon as it has it does not find this stream still in flight."""
+        if not self.left:
+            self.left = True
+            self.state.in_flight -= 1
+            if self.holds_slot:
+                self.state.slots.give_back(dropped=not self.complete)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async with anyio.create_task_group() as tg:
@@ -156,6 +166,7 @@ class PlanResponse(Response):
             async def send_marking_the_end(message: Message) -> None:
                 if message["type"] == "http.response.body" and not message.get("more_body", False):
                     self.complete = True
+                    self.leave()
                 await send(message)
 
             tg.start_soon(watch)
@@ -167,9 +178,7 @@ class PlanResponse(Response):
             except OSError:
                 pass  # the client left mid-write
             finally:
-                self.state.in_flight -= 1
-                if self.holds_slot:
-                    self.state.slots.give_back(dropped=not self.complete)
+                self.leave()
             tg.cancel_scope.cancel()
 
 

@@ -139,8 +139,14 @@ def _usage_total_short(plan: Plan) -> None:
     plan.chunks[-1]["usageMetadata"]["totalTokenCount"] = 1
 
 
-@fault("error-chunk", "reports an error in a chunk after the second one", "PAYLOAD-NO-ERROR")
+@fault("error-chunk", "reports an internal error in a chunk after the second one", "PAYLOAD-NO-ERROR")
 def _error_chunk(plan: Plan) -> None:
+    plan.chunks.insert(2, error_body("An internal error has occurred. Please retry.", "", 500))
+
+
+@fault("overloaded-chunk", "reports UNAVAILABLE (overloaded) in a chunk after the second one, on every stream: "
+       "the API's 'try later', so the suite cannot judge it", not_judged=True)
+def _overloaded_chunk(plan: Plan) -> None:
     plan.chunks.insert(2, error_body("The model is overloaded. Please try again later.", "", 503))
 
 

@@ -43,14 +43,23 @@ def _answer(status: int, retry: str | None = None) -> Transcript:
     return t
 
 
+class FakeTime(list):
+    """The budget's waits, recorded rather than waited, on a clock they move."""
+
+    now = 1000.0
+
+    def clock(self) -> float:
+        return self.now
+
+
 @pytest.fixture
 def slept(monkeypatch):
-    """The budget's waits, recorded rather than waited."""
-    waits: list[float] = []
+    waits = FakeTime()
     real_sleep = asyncio.sleep
 
     async def sleep(seconds):
         waits.append(seconds)
+        waits.now += seconds
         await real_sleep(0)
 
     monkeypatch.setattr(asyncio, "sleep", sleep)
@@ -67,7 +76,7 @@ def _send(budget: Budget, answers: list[Transcript]):
 
 
 def test_a_429_is_retried_after_its_retry_after_then_served(slept):
-    budget = Budget(4, RetryBudget(3, 60), deadline=600)
+    budget = Budget(4, RetryBudget(3, 60), deadline=600, clock=slept.clock)
     sent = _send(budget, [_answer(429, "2"), _answer(503), _answer(200)])
     assert sent.refused is None and sent.status == 200 and sent.retries == 2
     assert slept == [2.0, 1.0]  # as asked; a second when the answer names no time
@@ -76,14 +85,14 @@ def test_a_429_is_retried_after_its_retry_after_then_served(slept):
 
 
 def test_still_refused_after_the_retry_count_is_not_judged(slept):
-    budget = Budget(4, RetryBudget(2, 60), deadline=600)
+    budget = Budget(4, RetryBudget(2, 60), deadline=600, clock=slept.clock)
     sent = _send(budget, [_answer(429, "1")] * 3)
     assert sent.refused == "status 429 (Too Many Requests) to 3 attempts (2 retries allowed by --sse-retries)"
     assert dict(budget.ledger.refused) == {429: 1}
 
 
 def test_a_retry_after_longer_than_the_waiting_left_is_not_waited(slept):
-    budget = Budget(4, RetryBudget(3, 10), deadline=600)
+    budget = Budget(4, RetryBudget(3, 10), deadline=600, clock=slept.clock)
     sent = _send(budget, [_answer(429, "30")])
     assert slept == []
     assert "Retry-After 30 s is more than the 10 s of waiting left in --sse-retries" in sent.refused
@@ -142,13 +151,15 @@ def test_the_deadline_cuts_an_exchange_short_and_it_is_not_judged():
     assert budget.ledger.cut == 1 and budget.slots.used == 0
 
 
-def test_vary_paths_expand_over_the_canonical_lists_and_name_optional_places():
+def test_vary_paths_expand_over_the_canonical_lists_and_leave_out_what_it_leaves_out():
     body = {"messages": [{"role": "system", "content": "a"}, {"role": "user", "content": "b"}], "model": "m"}
-    assert list(VaryPath("messages[*].content").places(body)) == [(("messages", 0, "content"), True),
-                                                                 (("messages", 1, "content"), True)]
-    assert list(VaryPath("stream_options.include_usage").places(body)) == [
-        (("stream_options", "include_usage"), False)]
+    assert list(VaryPath("messages[*].content").places(body)) == [("messages", 0, "content"),
+                                                                 ("messages", 1, "content")]
+    # What the canonical request leaves out stays out: a server may refuse a field it does not know.
+    assert list(VaryPath("stream_options.include_usage").places(body)) == []
     assert list(VaryPath("messages[5].content").places(body)) == []  # no sixth message to vary
+    with_usage = {**body, "stream_options": {"include_usage": True}}
+    assert list(VaryPath("stream_options.include_usage").places(with_usage)) == [("stream_options", "include_usage")]
 
 
 def test_every_builtin_vary_path_names_a_subschema():
@@ -172,3 +183,48 @@ def test_a_vary_path_the_request_schema_does_not_name_is_a_profile_error(tmp_pat
     toml.write_text(toml.read_text().replace("prompt = {}", '"model" = {}'))
     with pytest.raises(ProfileError, match="key 'requests.vary.model': the request schema names no property"):
         load_profile(str(tmp_path / "p"))
+
+
+def test_waits_side_by_side_count_once_against_the_retry_budget():
+    async def run():
+        budget = Budget(4, RetryBudget(3, 5), deadline=600)
+        answers = {"a": [_answer(429, "2"), _answer(200)], "b": [_answer(429, "2"), _answer(200)],
+                   "c": [_answer(429, "2"), _answer(200)]}
+
+        def attempt(name):
+            it = iter(answers[name])
+
+            async def one():
+                return next(it)
+
+            return one
+
+        return await asyncio.gather(*(budget.send("drawn", attempt(n), lambda t: t) for n in answers)), budget
+
+    sent, budget = asyncio.run(run())
+    # Three waits of 2 s at once are 2 s of the run's waiting, not 6: all three are served.
+    assert [s.refused for s in sent] == [None, None, None]
+    assert 2.0 <= budget.ledger.waited < 2.5
+
+
+def test_an_attempt_that_raises_gives_its_slot_back():
+    async def run():
+        budget = Budget(1, RetryBudget(), deadline=600)
+
+        async def broken():
+            raise RuntimeError("a rule's own trouble")
+
+        with pytest.raises(RuntimeError):
+            await budget.send("drawn", broken, lambda t: t)
+        return budget
+
+    assert asyncio.run(run()).slots.used == 0
+
+
+def test_slots_grow_back_after_a_quiet_while(slept):
+    budget = Budget(4, RetryBudget(3, 60), deadline=600, clock=slept.clock)
+    _send(budget, [_answer(429, "1"), _answer(200)])
+    assert budget.slots.size == 1  # the endpoint was serving nothing else: one at a time
+    slept.now += 6  # a quiet while, then a served request
+    _send(budget, [_answer(200)])
+    assert budget.slots.size == 2

@@ -138,7 +138,7 @@ def test_terminator_event_near_miss_is_named(dialect):
 
 def test_in_stream_error_is_shown_with_its_message(dialect):
     run = dialect("anthropic-messages", "fault=error-event", *NO_PROBES)
-    assert "reports an error, with the message 'Overloaded'" in run.output
+    assert "reports an error, with the message 'Internal server error'" in run.output
 
 
 @pytest.mark.parametrize("fault", ["error-event", "error-event-flat"])

@@ -87,3 +87,70 @@ def test_a_rate_limit_that_never_lifts_is_not_judged_within_the_retry_budget(pyt
     assert run.report["verdict"] == "not-judged"
     assert run.report["requests"]["by_kind"] == {"canonical": 3}
     assert "status 429 (Too Many Requests) to 3 attempts" in run.report["cause"]["cause"]
+
+
+def _run(pytester, habits: Habits, profile: str = "openai-chat", *args: str):
+    with serving(habits) as base:
+        run = run_suite(pytester, base + DIALECTS[profile][0], *_args(pytester, profile), *args)
+        import httpx
+
+        run.most_in_flight = httpx.get(base + "/_stats", timeout=5).json()["most_in_flight"]
+    return run
+
+
+def test_a_drawn_request_still_refused_is_not_judged_never_met(pytester):
+    # A proxy that crashes on any prompt but the canonical one answers 503: the requests that would
+    # have failed are refused, so REQUEST-ANY-VALID cannot be met on the others (here: none).
+    example = load_profile("openai-chat").example["messages"][-1]["content"]
+    run = _run(pytester, Habits(other_prompts_503=example, stream_limit=10), "openai-chat", "--sse-retries", "1/5")
+    assert run.outcomes["REQUEST-ANY-VALID"] == "skipped", run.output
+    entry = next(e for e in run.report["requirements"] if e["id"] == "REQUEST-ANY-VALID")
+    assert entry["result"] == "not-judged" and "could not be judged: status 503" in entry["message"]
+    assert run.report["verdict"] == "not-judged" and run.ret == 1
+
+
+def test_a_503_to_bad_requests_after_the_retries_is_a_5xx(pytester):
+    run = _run(pytester, Habits(bad_503=True, stream_limit=10), "openai-chat", "--sse-retries", "1/5")
+    assert "REQUEST-BAD-NO-5XX" in run.failed and run.ret == 1
+    assert run.report["verdict"] == "does-not-conform"
+
+
+def test_an_endpoint_serving_one_stream_at_a_time_conforms(pytester):
+    run = _run(pytester, Habits(stream_limit=1, retry_after="1", queue=0.0, keepalive=0.0, stream_seconds=0.2),
+               "openai-chat", "--sse-concurrency", "2", "--sse-disconnects", "1")
+    assert run.ret == 0 and run.report["verdict"] == "conforms", run.output
+    assert run.outcomes["LIFECYCLE-CONCURRENT"] == "passed"
+    assert "2 streams, at most 1 open at once" in run.output
+
+
+def test_an_in_stream_overload_error_is_retried_not_held_against_the_endpoint(pytester):
+    # Anthropic's API ends a stream with event: error / overloaded_error under load.
+    run = _run(pytester, Habits(overload_above=1, stream_limit=10), "anthropic-messages",
+               "--sse-concurrency", "3")
+    assert run.ret == 0 and run.report["verdict"] == "conforms", run.output
+    assert "in-stream error 'overloaded_error'" not in run.output
+    assert run.report["requests"]["retried"].get("200", 0) >= 1
+
+
+def test_a_refusal_that_never_ends_is_read_briefly(pytester):
+    import time
+
+    started = time.monotonic()
+    run = _run(pytester, Habits(stream_limit=0, endless_refusals=True), "openai-chat", "--sse-timeout", "1",
+               "--sse-retries", "1/2")
+    assert run.report["verdict"] == "not-judged"
+    assert time.monotonic() - started < 15, "a 429 body is read for one --sse-timeout, not a whole stream"
+
+
+def test_own_requests_in_flight_stay_within_sse_parallel(pytester):
+    # (No dropped streams: the server may count one in flight a moment after the client left.)
+    run = _run(pytester, Habits(stream_limit=10, queue=0.1, keepalive=0.0), "openai-chat", "--sse-parallel", "1",
+               "--sse-concurrency", "0", "--sse-disconnects", "0")
+    assert run.ret == 0, run.output
+    assert run.most_in_flight == 1
+
+
+def test_selected_requirements_of_an_endpoint_refusing_the_key_are_not_judged(pytester, vendor):
+    run = run_suite(pytester, vendor + "/v1/chat/completions", "--sse-profile", "openai-chat",
+                    "-k", "METHOD-405 or SCHEMA-4XX")
+    assert run.report["verdict"] == "not-judged" and run.ret == 1

@@ -35,3 +35,6 @@ def test_the_suite_passes_spread_over_two_workers(pytester):
     assert {e["result"] for e in doc["requirements"]} == {"passed"}
     assert doc["verdict"] == "conforms"
     REPORT_SCHEMA.validate(doc)
+    # One worker runs the suite: one canonical exchange, and each probe's requests once.
+    sent = doc["requests"]["by_kind"]
+    assert sent["canonical"] == 1 and sent["bad"] == 13 and sent["concurrent"] == 2 and sent["dropped"] == 3, sent

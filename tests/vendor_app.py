@@ -41,6 +41,17 @@ class Habits:
     keepalive: float = 0.6  # seconds of keep-alives before the first token
     keepalive_every: float = 0.2
     stream_seconds: float = 0.4  # the answer's tokens spread over this long
+    # Habits of broken or overloaded endpoints, off by default:
+    other_prompts_503: str | None = None  # a proxy answers 503 to any request without this text (it crashes)
+    bad_503: bool = False  # 503 to a body that is not a JSON object
+    overload_above: int | None = None  # streams past this many at once end in an in-stream overload error
+    endless_refusals: bool = False  # a 429's body never ends
+
+
+async def _endless() -> AsyncIterator[bytes]:
+    while True:
+        yield b'{"error": "slow down"} '
+        await asyncio.sleep(0.05)
 
 
 def _openai_error(status: int, message: str, kind: str, code: str | None = None, **headers: str) -> Response:
@@ -58,8 +69,9 @@ def _sse(data: Any, event: str | None = None) -> bytes:
     return f"{head}data: {json.dumps(data)}\n\n".encode()
 
 
-def create_app(habits: Habits) -> Starlette:
+def create_app(habits: Habits) -> Any:
     taken = 0  # stream slots in use
+    in_flight = most = 0  # requests being answered, and the most at once (GET /_stats)
 
     def free(dropped: bool) -> None:
         def release() -> None:
@@ -82,9 +94,14 @@ def create_app(habits: Habits) -> Starlette:
             return None, error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
         if anthropic and not request.headers.get("anthropic-version"):
             return None, error(400, "anthropic-version: header is required", "invalid_request_error")
+        raw = await request.body()
         try:
-            body = json.loads(await request.body())
+            body = json.loads(raw)
         except ValueError:
+            body = None
+        if habits.bad_503 and not isinstance(body, dict):
+            return None, error(503, "service unavailable", "server_error")
+        if body is None:
             return None, error(400, "We could not parse the JSON body of your request.", "invalid_request_error")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
             return None, error(400, "messages: a non-empty list is required", "invalid_request_error")
@@ -95,12 +112,16 @@ def create_app(habits: Habits) -> Starlette:
             if anthropic and not (isinstance(content, str) and content.strip()):
                 return None, error(400, "messages: text content blocks must contain non-whitespace text",
                                    "invalid_request_error")
+        if habits.other_prompts_503 is not None and habits.other_prompts_503 not in json.dumps(body["messages"]):
+            return None, error(503, "upstream connect error", "server_error")
         if body.get("stream") is not True:
             return None, error(400, "this endpoint only streams: set stream to true", "invalid_request_error")
         if body.get("model") != habits.model:
             kind = "not_found_error" if anthropic else "invalid_request_error"
             return None, error(404, f"The model `{body.get('model')}` does not exist.", kind, "model_not_found")
         if taken >= habits.stream_limit:
+            if habits.endless_refusals:
+                return None, StreamingResponse(_endless(), status_code=429, headers={"retry-after": habits.retry_after})
             kind = "rate_limit_error" if anthropic else "requests"
             return None, error(429, "Rate limit reached: too many streams at once.", kind, "rate_limit_exceeded",
                                **{"retry-after": habits.retry_after})
@@ -125,6 +146,8 @@ def create_app(habits: Habits) -> Starlette:
             return refusal
         await asyncio.sleep(habits.queue)
         frames = _anthropic(body) if anthropic else _openai(body)
+        if anthropic and habits.overload_above is not None and taken > habits.overload_above:
+            frames = _overloaded(body)
         # Anthropic sends message_start first, then pings; OpenAI-style servers a comment.
         keepalive = _sse({"type": "ping"}, "ping") if anthropic else b": keep-alive\n\n"
         lead = 1 if anthropic else 0
@@ -148,9 +171,27 @@ def create_app(habits: Habits) -> Starlette:
     async def anthropic(request: Request) -> Response:
         return await stream(request, anthropic=True)
 
+    async def stats(request: Request) -> Response:
+        return JSONResponse({"most_in_flight": most})
+
     methods = ["GET", "POST", "PUT", "DELETE"]
-    return Starlette(routes=[Route("/v1/chat/completions", openai, methods=methods),
-                             Route("/v1/messages", anthropic, methods=methods)])
+    app = Starlette(routes=[Route("/v1/chat/completions", openai, methods=methods),
+                            Route("/v1/messages", anthropic, methods=methods),
+                            Route("/_stats", stats, methods=["GET"])])
+
+    async def counted(scope: Any, receive: Any, send: Any) -> None:
+        """The app, counting requests from their arrival to their answer's last byte."""
+        nonlocal in_flight, most
+        if scope["type"] != "http" or scope["path"] == "/_stats":
+            return await app(scope, receive, send)
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await app(scope, receive, send)
+        finally:
+            in_flight -= 1
+
+    return counted
 
 
 def _openai(body: dict[str, Any]) -> Iterator[bytes]:
@@ -185,6 +226,13 @@ def _anthropic(body: dict[str, Any]) -> Iterator[bytes]:
     yield _sse({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
                 "usage": {"output_tokens": len(WORDS)}}, "message_delta")
     yield _sse({"type": "message_stop"}, "message_stop")
+
+
+def _overloaded(body: dict[str, Any]) -> Iterator[bytes]:
+    """A stream Anthropic's API sends under load: it starts, then reports overloaded_error."""
+    first = next(_anthropic(body))
+    yield first
+    yield _sse({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "error")
 
 
 @contextmanager

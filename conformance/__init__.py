@@ -8,9 +8,10 @@ The pieces it is built from are public too::
     capture              one recorded HTTP exchange -> Transcript
     REGISTRY             requirement ID -> the rule that checks it
 
-Module layout, in the order data flows: _profile -> _transcript (uses _parser) ->
-_rules/_checks (and _checks_events; the dialects' rule sets _checks_openai,
-_checks_anthropic, _checks_responses, _checks_gemini, with helpers in _dialect) -> _suite -> plugin -> _report (JSON; uses _timing) -> _html (pytest-html).
+Module layout, in the order data flows: _profile -> _transcript (uses _parser) -> _rules
+and the checks (_checks_http, _checks_frame, _checks_done, _checks_delivery, _checks_events,
+sharing _checks; the dialects' rule sets in dialects/) -> _suite -> _probes* (own requests,
+through _budget) -> plugin -> _report (JSON; uses _timing) -> _html (pytest-html).
 """
 
 from ._model import Ending, EndKind, Level, Requirement, Violation

@@ -4,8 +4,8 @@ then the probes that make their own exchanges."""
 from __future__ import annotations
 
 # Importing the checks registers them; the order of the modules is the catalogue's order.
-from . import _checks, _checks_delivery, _checks_events, _checks_openai, _checks_anthropic  # noqa: F401, I001
-from . import _checks_responses, _checks_gemini  # noqa: F401, I001
+from . import _checks_http, _checks_frame, _checks_done, _checks_delivery, _checks_events  # noqa: F401, I001
+from .dialects import openai_chat, anthropic_messages, openai_responses, gemini  # noqa: F401, I001
 from . import _probes_drawn, _probes_bad, _probes_lifecycle  # noqa: F401, I001
 from ._model import Requirement
 from ._probes import PROBES

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["Profile", "ProfileError", "Terminator", "JsonPath", "RULESETS", "load_profile", "builtin_profiles"]
 
 # The rule sets a profile may name in ``rules``: checks across chunks, one module each
-# (``conformance/_checks_openai.py``, ``_checks_anthropic.py``, ``_checks_responses.py``,
-# ``_checks_gemini.py``). The registry refuses a rule of any other set.
+# (``conformance/dialects/openai_chat.py``, ``anthropic_messages.py``, ``openai_responses.py``,
+# ``gemini.py``). The registry refuses a rule of any other set.
 RULESETS = ("openai-chat", "anthropic-messages", "openai-responses", "gemini")
 
 

@@ -204,7 +204,7 @@ def _tool_args_deep(plan: Plan) -> None:
 @fault("tool-args-huge", "answers with tool-call arguments a byte longer than the suite joins (1 MiB)",
        "OPENAI-TOOL-ARGS-JSON")
 def _tool_args_huge(plan: Plan) -> None:
-    from conformance._dialect import MAX_ARGUMENTS  # the bound this fault passes
+    from conformance.dialects._common import MAX_ARGUMENTS  # the bound this fault passes
 
     envelope = json.dumps({"query": ""})
     _tool_call_with(plan, json.dumps({"query": "x" * (MAX_ARGUMENTS + 1 - len(envelope))}))

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from conformance._causes import transport_cause
-from conformance._dialect import MAX_ARGUMENTS
+from conformance.dialects._common import MAX_ARGUMENTS
 from conformance._report import write_atomically
 from reference_server import FAULTS, ServerThread, openai_chat
 from tests.conftest import FAST, run_suite

@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._checks import PREVIEW, _cut_blocker, preview
-from ._dialect import TRACKED, FirstEvent, Fragments, TooLong, location
-from ._model import Level, Requirement
-from ._rules import Rule, rule
-from ._transcript import Chunk, Transcript
+from .._checks import PREVIEW, _cut_blocker, preview
+from ._common import TRACKED, FirstEvent, Fragments, TooLong, location
+from .._model import Level, Requirement
+from .._rules import Rule, rule
+from .._transcript import Chunk, Transcript
 
 SOURCE = "OpenAI API reference, Responses streaming events; Open Responses specification"
 URL = "https://platform.openai.com/docs/api-reference/responses-streaming"

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._checks import PREVIEW, _cut_blocker, preview
-from ._dialect import TRACKED, FirstEvent, Fragments, TooLong, location
-from ._model import Level, Requirement
-from ._rules import Rule, rule
-from ._transcript import Chunk, Transcript
+from .._checks import PREVIEW, _cut_blocker, preview
+from ._common import TRACKED, FirstEvent, Fragments, TooLong, location
+from .._model import Level, Requirement
+from .._rules import Rule, rule
+from .._transcript import Chunk, Transcript
 
 SOURCE = "Anthropic API, streaming messages: event flow"
 URL = "https://docs.anthropic.com/en/docs/build-with-claude/streaming#event-types"

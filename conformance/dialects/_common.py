@@ -1,5 +1,5 @@
-"""Helpers shared by the rule sets of the dialects (``_checks_openai``, ``_checks_anthropic``,
-``_checks_responses``, ``_checks_gemini``)."""
+"""Helpers shared by the rule sets of the dialects (``openai_chat``, ``anthropic_messages``,
+``openai_responses``, ``gemini``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._checks import PREVIEW, preview
-from ._rules import Rule
-from ._transcript import Chunk
+from .._checks import PREVIEW, preview
+from .._rules import Rule
+from .._transcript import Chunk
 
 __all__ = ["location", "Fragments", "TRACKED", "MAX_ARGUMENTS", "MAX_ARGUMENTS_TOTAL", "stable_fields", "FirstEvent"]
 

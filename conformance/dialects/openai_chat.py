@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._checks import PREVIEW, _cut_blocker, preview
-from ._dialect import TRACKED, Fragments, location, stable_fields
-from ._model import Level, Requirement
-from ._rules import VIOLATIONS_KEPT, Rule, rule
-from ._transcript import Chunk, Transcript
+from .._checks import PREVIEW, _cut_blocker, preview
+from ._common import TRACKED, Fragments, location, stable_fields
+from .._model import Level, Requirement
+from .._rules import VIOLATIONS_KEPT, Rule, rule
+from .._transcript import Chunk, Transcript
 
 SOURCE = "OpenAI API reference, the chat completion chunk object"
 URL = "https://platform.openai.com/docs/api-reference/chat-streaming/streaming"

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._checks import PREVIEW, _cut_blocker, preview
-from ._dialect import TRACKED, location, stable_fields
-from ._model import Level, Requirement
-from ._rules import VIOLATIONS_KEPT, Rule, rule
-from ._transcript import Chunk, Transcript
+from .._checks import PREVIEW, _cut_blocker, preview
+from ._common import TRACKED, location, stable_fields
+from .._model import Level, Requirement
+from .._rules import VIOLATIONS_KEPT, Rule, rule
+from .._transcript import Chunk, Transcript
 
 SOURCE = "Gemini API reference, models.streamGenerateContent and GenerateContentResponse"
 URL = "https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent"

@@ -60,11 +60,20 @@ class Probe:
     # The streams opened at once: their probe starts first, alone but for probes that make
     # no stream (bad requests); see run_probes.
     at_once: ClassVar[bool] = False
-    streams: ClassVar[bool] = True  # its requests are answered with streams
+    streams: ClassVar[bool] = True  # its requests are answered with full streams
+    # Starts beside the streams opened at once, though it streams: its first requests are
+    # dropped after their first event; its full streams wait (after_streams_at_once).
+    starts_early: ClassVar[bool] = False
 
     def __init__(self, ctx: ProbeContext) -> None:
         self.ctx = ctx
         self.findings = {r.id: Findings(r) for r in self.requirements}
+        self._alone: asyncio.Event | None = None
+
+    async def after_streams_at_once(self) -> None:
+        """Wait until the streams opened at once are done (see run_probes)."""
+        if self._alone is not None:
+            await self._alone.wait()
 
     def ready(self) -> bool:
         """Whether the probe's exchanges are worth making; if not, say why on every finding."""
@@ -143,29 +152,37 @@ def run_probes(classes: Iterable[type[Probe]], ctx: ProbeContext) -> dict[type[P
     """Run the probes side by side, sharing the run's budget. A probe that raises fails only
     its own requirements (its exception is its result).
 
-    The streams opened at once go first, beside only the requests that get no stream (bad
-    requests): they are the probe about concurrency, and a server that breaks under it shows
-    it there, once. Then the other probes' streams go side by side; or, if the streams opened
-    at once failed, one probe after another, one request at a time, so that the same fault is
-    not reported again by every probe whose streams happened to overlap.
+    The streams opened at once go first, beside only requests that get no full stream (bad
+    requests, and streams dropped after their first event): they are the probe about
+    concurrency, and a server that breaks under it shows it there, once. Then the other
+    probes' full streams go side by side; or, if the streams opened at once failed, one
+    probe after another, one request at a time, so that the same fault is not reported again
+    by every probe whose streams happened to overlap.
     """
     probes = [cls(ctx) for cls in classes]
-    runnable = [p for p in probes if p.ready()]
+    # The streams opened at once ask for their slots first.
+    runnable = sorted((p for p in probes if p.ready()), key=lambda p: not p.at_once)
     for p in runnable:
         p.prepare()
 
     async def run_all() -> list[Any]:
-        tasks = {id(p): asyncio.ensure_future(p.run()) for p in runnable if p.at_once or not p.streams}
+        alone = asyncio.Event()
+        for p in runnable:
+            p._alone = alone
+        tasks = {id(p): asyncio.ensure_future(p.run()) for p in runnable
+                 if p.at_once or not p.streams or p.starts_early}
         firsts = [p for p in runnable if p.at_once]
         await asyncio.gather(*(tasks[id(p)] for p in firsts), return_exceptions=True)
-        streaming = [p for p in runnable if p.streams and not p.at_once]
-        if any(f.count for p in firsts for f in p.findings.values()):
+        streaming = sorted((p for p in runnable if p.streams and not p.at_once), key=lambda p: not p.starts_early)
+        failed = any(f.count for p in firsts for f in p.findings.values())
+        if failed:
             ctx.budget.one_at_a_time()
-            for p in streaming:
+        alone.set()
+        for p in streaming:
+            if id(p) not in tasks:
                 tasks[id(p)] = asyncio.ensure_future(p.run())
+            if failed:  # one probe after another
                 await asyncio.gather(tasks[id(p)], return_exceptions=True)
-        else:
-            tasks.update({id(p): asyncio.ensure_future(p.run()) for p in streaming})
         outcomes = await asyncio.gather(*(tasks[id(p)] for p in runnable), return_exceptions=True)
         ran = [p for p, o in zip(runnable, outcomes) if not isinstance(o, BaseException)]
         later = await asyncio.gather(*(p.follow_up() for p in ran), return_exceptions=True)

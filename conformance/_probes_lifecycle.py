@@ -32,6 +32,7 @@ class Disconnects(Probe):
                     "After clients drop streams mid-way, the next request still streams normally (own requests)",
                     LIFECYCLE),
     )
+    starts_early = True
 
     async def run(self) -> None:
         found = self.findings["LIFECYCLE-DISCONNECT"]
@@ -61,6 +62,7 @@ class Disconnects(Probe):
                     found.fail(f"after {i} dropped stream{'s' * (i != 1)}, the next request did not stream: {got}",
                                expected="status 200 and a first event", received=got)
                     return
+            await self.after_streams_at_once()
             last = await self.checked(client, "after-drops", body)
         sent.append(last)
         if note := retried(sent, "requests after a dropped stream"):

@@ -137,6 +137,7 @@ class Slots:
                 self.release(n)  # granted as it was cancelled: give it back
             else:
                 self._waiters = [(k, f) for k, f in self._waiters if f is not future]
+                self._wake()  # it may have held up smaller asks behind it
             raise
 
     def release(self, n: int = 1) -> None:

@@ -161,14 +161,17 @@ def sent_line(requests: dict[str, Any]) -> str:
     """What the run sent, in one line: '24 sent (1 canonical, 3 drawn, ...); 2 retried after 429 (2 s waited)'."""
     kinds = ", ".join(f"{n} {KIND_WORDS.get(kind, kind)}" for kind, n in requests["by_kind"].items())
     line = f"{requests['sent']} sent ({kinds}); planned: at most {requests['planned']['most']} before retries"
+    def said(statuses: dict[str, int]) -> str:
+        # A 200 asked for a retry only through an in-stream error saying "try later".
+        return "/".join("an in-stream overload error" if s == "200" else s for s in statuses)
+
     retried = sum(requests["retried"].values())
     if retried:
-        statuses = "/".join(requests["retried"])
-        line += (f"; {retried} {'were retries' if retried != 1 else 'was a retry'} after {statuses}, "
+        line += (f"; {retried} {'were retries' if retried != 1 else 'was a retry'} after {said(requests['retried'])}, "
                  f"{requests['waited']:g} s waited as Retry-After asked")
     refused = sum(requests["refused"].values())
     if refused:
-        line += f"; {refused} still refused ({'/'.join(requests['refused'])}) and not judged"
+        line += f"; {refused} still refused ({said(requests['refused'])}) and not judged"
     if requests["cut_by_deadline"]:
         line += f"; {requests['cut_by_deadline']} not made or cut short by --sse-deadline"
     return line

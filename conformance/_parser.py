@@ -18,7 +18,7 @@ from itertools import accumulate, count, repeat
 from operator import add
 from typing import NamedTuple
 
-from ._parser_repeats import PLAIN, Repeats, opening, plain, split_run
+from ._parser_repeats import PLAIN, READ_AT_ONCE_MIN, Repeats, opening, plain, split_run
 
 __all__ = ["Event", "EventStreamParser", "Notice", "Unterminated", "LimitExceeded"]
 
@@ -202,14 +202,13 @@ class EventStreamParser:
         if cr_last:
             text = text[:-1]
         size = len(eol)
-        found = None
-        if self._framing in (None, PLAIN):
-            found = plain(text, eol, self._event_start < 0)
+        at_once, at_block = len(text) >= READ_AT_ONCE_MIN, self._event_start < 0
+        found = plain(text, eol, at_block) if at_once and self._framing in (None, PLAIN) else None
         if found is None:
             lines = text.split(eol)
             if eol == "\r\n" and not _no_cr_lf(lines):
                 return None
-            before, repeats, after = split_run(lines, size, self._framing, self._event_start < 0)
+            before, repeats, after = split_run(lines, size, self._framing, at_block) if at_once else ([], None, lines)
         else:
             before, repeats, after = found
             if eol == "\r\n" and not _no_cr_lf(before + after):

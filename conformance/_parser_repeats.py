@@ -23,6 +23,7 @@ from typing import NamedTuple
 # A framing is read at once if a piece repeats it this often: fewer go faster line by line
 # (measured: the fixed cost of reading at once is that of some 10 named events).
 REPEATS_MIN = 12
+READ_AT_ONCE_MIN = 1024  # characters: a shorter piece goes line by line (as fast), unexamined
 PLAIN = ("data: ", "")  # the framing plain() reads
 # A framing longer than this many lines (an event of many data lines, say) goes line by line.
 SHAPE_LINES = 16
@@ -158,8 +159,8 @@ def columns(lines: list[str], i: int, end: int, kinds: tuple[str, ...], eol: int
     The lines of n repeats of a shape of p lines fall into p columns, ``lines[i + j::p]``.
     A column is checked and read in one C loop: joined with LF (which no line holds) and
     split at LF and the column's prefix, it gives exactly one value per line iff every
-    line starts with the prefix, and the values are what the spec's steps take from the
-    lines: "data: " appends ``VALUE`` to the data buffer, "event: " sets the event type
+    line but the first starts with the prefix (the first is checked on its own), and the
+    values are what the spec's steps take from the lines: "data: " appends ``VALUE`` to the data buffer, "event: " sets the event type
     buffer, "id: " the last event ID buffer (unless NUL is in it: then the slow path
     notes it), ":" is a comment, "" a blank line. The blocks of a shape before the one
     with data are comments alone (:func:`shape`), so each repeat dispatches one event,
@@ -185,7 +186,7 @@ def columns(lines: list[str], i: int, end: int, kinds: tuple[str, ...], eol: int
                 return None
             continue
         first = column[0]
-        if kind != "data: " and column.count(first) == n and first.startswith(kind):
+        if kind != "data: " and column[-1] == first and column.count(first) == n and first.startswith(kind):
             # The same line in every repeat (a keep-alive, an event name): read it once.
             if kind == "event: ":
                 types = repeat(first[7:] or "message")
@@ -199,15 +200,17 @@ def columns(lines: list[str], i: int, end: int, kinds: tuple[str, ...], eol: int
                 fixed += len(first)
             continue
         (lead if j < head else body).append(map(len, column))
-        joined = "\n" + "\n".join(column)
+        if not first.startswith(kind):
+            return None
+        joined = "\n".join(column)
         if kind == ":":
-            if joined.count("\n:") != n:
+            if joined.count("\n:") != n - 1:
                 return None
             continue
         values = joined.split("\n" + kind)
-        if len(values) != n + 1 or kind == "id: " and "\0" in joined:
+        if len(values) != n or kind == "id: " and "\0" in joined:
             return None
-        del values[0]
+        values[0] = first[len(kind) :]
         if kind == "data: ":
             data.append(values)
         elif kind == "event: ":

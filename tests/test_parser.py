@@ -979,6 +979,7 @@ FRAMINGS = {
     "same comment inside": lambda i: [": ping", "event: delta", f"id: {i}", f"data: {value(i)}"],
     "two data lines": lambda i: [f"id: {i}", f"data: {value(i)}", "data: "],
     "blank line before": lambda i: ["", f"data: {value(i)}"],
+    "one id throughout": lambda i: ["id: 7", f"data: {value(i)}"],
 }
 
 
@@ -1084,32 +1085,39 @@ _ODD_LINES = ["id: 1\0", "event: ", "retry: 7", "retry: x", "data:x", "foo", "Da
 def framed_streams(draw):
     """A stream that mostly repeats one framing, drawn: comment blocks before the event,
     event lines in any order (data, event, id, comment), names and ids alike or not, any
-    line ending; now and then an odd line, stray bytes, a BOM, and an unfinished end."""
+    line ending, values long enough that pieces hold dozens of events; now and then an
+    odd line, stray bytes, a BOM; at the end, part of one more event, or not."""
     eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
-    lead = [":" + draw(st.sampled_from(["", " keep-alive", " ping {i}"]))] * draw(st.integers(0, 2))
+    lead = [":" + draw(st.sampled_from(["", " keep-alive", " ping {i}"]))] * draw(st.sampled_from([0, 0, 1, 2]))
     kinds = draw(st.lists(st.sampled_from(["event", "id", "comment", "data"]), min_size=0, max_size=3))
-    kinds = draw(st.permutations(kinds + ["data"]))
+    kinds = draw(st.permutations(kinds + ["data"]) | st.just(["data"]))
     name = draw(st.sampled_from(["delta", "", "message", "{i}"]))
     ident = draw(st.sampled_from(["{i}", "7", "", "a:b"]))
     sep = draw(st.sampled_from([": ", ": ", ":"]))
-    text = ""
-    for i in range(draw(st.integers(0, 70))):
+    pad = "v" * draw(st.integers(0, 60))
+
+    def repeat_lines(i: int) -> list[str]:
         lines = []
         for kind in kinds:
             if kind == "data":
-                lines.append("data" + sep + "v" * (i % 5) + str(i))
+                lines.append("data" + sep + pad + str(i))
             elif kind == "event":
                 lines.append("event" + sep + name.format(i=i))
             elif kind == "id":
                 lines.append("id" + sep + ident.format(i=i))
             else:
                 lines.append(": c" + str(i % 3))
-        if draw(st.integers(0, 30)) == 0:
+        if draw(st.integers(0, 40)) == 0:
             lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(_ODD_LINES)))
-        text += "".join(comment.format(i=i) + eol + eol for comment in lead) + eol.join(lines) + eol + eol
+        return [line for comment in lead for line in (comment.format(i=i), "")] + lines + [""]
+
+    n = draw(st.integers(0, 120) | st.integers(40, 120))
+    text = "".join(eol.join(repeat_lines(i)) + eol for i in range(n))
+    # The end: part of one more event (lines of it, then perhaps part of a line), or not.
+    last = repeat_lines(n)
+    whole = draw(st.integers(0, len(last) - 1))
+    text += "".join(line + eol for line in last[:whole]) + last[whole][: draw(st.integers(0, 5))]
     body = text.encode()
-    if draw(st.booleans()):
-        body += draw(st.sampled_from([b"data: unfinished", b"event: x" + eol.encode(), b":"]))
     for _ in range(draw(st.integers(0, 2))):
         at = draw(st.integers(0, len(body)))
         body = body[:at] + draw(st.binary(max_size=4)) + body[at:]
@@ -1121,8 +1129,8 @@ def framed_streams(draw):
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=framed_streams(), data=st.data())
 def test_property_framed_streams_agree_with_line_by_line(body, data):
-    cuts = data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=4), label="cuts")
-    step = data.draw(st.sampled_from([1, 7, 100, 4096]), label="step")
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=2), label="cuts")
+    step = data.draw(st.sampled_from([1, 7, 100, 1500, 4096]), label="step")
     limits = data.draw(st.sampled_from([{}, {}, {"max_line": 40}, {"max_event": 60}, {"max_line": 3000}]),
                        label="limits")
     assert_same(_pieces(body, cuts), **limits)
@@ -1133,7 +1141,8 @@ def test_property_framed_streams_agree_with_line_by_line(body, data):
     "odd",
     [
         b"data: a\r\ndata: b\n\r\n",  # a lone LF in a CRLF stream, where plain events are read at once
-        b"event: x\r\n" + b"data: line\r\n" * 60 + b"\r\n",  # an event longer than any framing read at once
+        b"event: x\r\n" + b"data: line\r\n" * 200 + b"\r\n",  # an event longer than any framing read at once
+        b"id: 77\r\n\r\n",  # a block that sets the last event ID and dispatches nothing
         b": one\r\n: two\r\n\r\n",  # a keep-alive block of two lines among blocks of one
         b"id: same\0\r\ndata: x\r\n\r\n",  # a NUL in an id
         b": keep-alive\r\ndata: no blank line after the keep-alive\r\n\r\n",
@@ -1144,7 +1153,7 @@ def test_a_block_of_another_shape_among_framed_crlf_events(framing, odd):
     body = framed_stream(80, FRAMINGS[framing], b"\r\n")
     for cut in (len(body) // 2, len(body) // 3, 7000, 4500, body.index(b"\r\n\r\n", 3000) + 4):
         stream = body[:cut] + odd + body[cut:]
-        for piece in (len(stream), 4096, 1111, 400):
+        for piece in (len(stream), 4096, 1500, 1111, 400):
             assert_same([stream[i : i + piece] for i in range(0, len(stream), piece)])
 
 
@@ -1152,3 +1161,16 @@ def test_identical_ids_with_nul_are_noticed_as_line_by_line():
     body = framed_stream(60, lambda i: ["event: delta", "id: a\0", f"data: {i}"])
     events = assert_same([body])
     assert {e.last_event_id for e in events} == {""}
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(odd=st.lists(ascii_heavy_streams(), min_size=1, max_size=3), data=st.data())
+def test_property_long_plain_streams_agree_with_line_by_line(odd, data):
+    # Pieces long enough to be read at once: runs of plain events between odd stretches.
+    eol = data.draw(st.sampled_from([b"\n", b"\r\n", b"\r"]), label="eol")
+    body = b"".join(plain_stream(data.draw(st.integers(0, 80), label="n"), eol) + part for part in odd)
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=2), label="cuts")
+    step = data.draw(st.sampled_from([700, 1500, 4096]), label="step")
+    limits = data.draw(st.sampled_from([{}, {"max_line": 24}, {"max_event": 40}, {"max_line": 5000}]), label="limits")
+    assert_same(_pieces(body, cuts), **limits)
+    assert_same([body[i : i + step] for i in range(0, len(body), step)], **limits)

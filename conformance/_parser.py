@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from itertools import accumulate, count, repeat
-from operator import add
+from itertools import accumulate, count, islice, repeat
+from operator import add, sub
 from typing import NamedTuple
 
 from ._parser_repeats import PLAIN, READ_AT_ONCE_MIN, Repeats, opening, plain, split_run
@@ -193,8 +193,9 @@ class EventStreamParser:
 
         Events that repeat one framing are read at once (:mod:`._parser_repeats`); the
         lines before them (the end of a block the previous piece began) and after them
-        (the start of one the next piece ends) go line by line, as does a piece that
-        repeats no framing.
+        (the start of one the next piece ends) go line by line, as does a short piece or
+        one that repeats no framing. The lines after may instead be held back, unread,
+        for the next piece to start with the event they begin.
         """
         eol = "\n" if "\r" not in text else "\r" if "\n" not in text else "\r\n"
         # A CR that ends the piece ends its line now, alone (feed() skips an LF that follows).
@@ -244,7 +245,8 @@ class EventStreamParser:
         event ID buffer stays as it is."""
         data, types, ids, lead, steps, body, _ = repeats
         offsets = list(accumulate(steps, initial=self._offset + lead))
-        ends = map(add, offsets, body)  # where the blank line that dispatches the event starts
+        # Where the blank line that dispatches each event starts.
+        ends = map(sub, islice(offsets, 1, None), repeat(eol)) if body is None else map(add, offsets, body)
         index = self.events_dispatched
         fields = zip(data, types, repeat(self._last_id) if ids is None else ids, repeat(None), offsets, ends,
                      repeat(time), count(index))

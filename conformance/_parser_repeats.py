@@ -20,10 +20,14 @@ from itertools import islice, repeat
 from operator import add
 from typing import NamedTuple
 
-# A framing is read at once if a piece repeats it this often: fewer go faster line by line
-# (measured: the fixed cost of reading at once is that of some 10 named events).
+# A framing is read at once if a piece repeats it this often. Reading at once costs about
+# as much, besides, as reading 10 named events line by line, or 20 with keep-alives
+# (measured on the benchmark's corpora): fewer go as fast, or faster, line by line.
 REPEATS_MIN = 12
-READ_AT_ONCE_MIN = 1024  # characters: a shorter piece goes line by line (as fast), unexamined
+# A piece shorter than this (in characters) goes line by line unexamined: looking for a
+# framing costs more than it saves on a few events (pieces of 128 to 512 bytes went up to
+# twice as fast so).
+READ_AT_ONCE_MIN = 1024
 PLAIN = ("data: ", "")  # the framing plain() reads
 # A framing longer than this many lines (an event of many data lines, say) goes line by line.
 SHAPE_LINES = 16
@@ -38,7 +42,8 @@ class Repeats(NamedTuple):
     ids: Iterable[str] | None  # None: no id line, the last event ID stays as it is
     lead: int  # bytes before the first event's first line (blocks of comments)
     steps: Iterable[int]  # bytes from each event's first line to the next one's
-    body: list[int]  # bytes from each event's first line to its blank line
+    body: list[int] | None  # bytes from each event's first line to its blank line (None: the
+    # next event's first line follows that blank line)
     shape: tuple[str, ...]  # the kinds of a repeat's lines (see shape())
 
 
@@ -74,10 +79,10 @@ def plain(text: str, eol: str, at_block: bool) -> tuple[list[str], Repeats, list
     middle = "".join(values)
     if "\r" in middle or "\n" in middle:
         return None
-    body = list(map(add, map(len, values), repeat(6 + len(eol))))  # "data: ", the value, its line ending
-    steps = map(add, body, repeat(len(eol)))  # and the blank line
+    # An event's bytes: "data: ", the value, a line ending, and a blank line.
+    steps = map(add, map(len, values), repeat(6 + 2 * len(eol)))
     after = ("data: " + parts[-1]).split(eol)
-    return before, Repeats(values, repeat("message"), None, 0, steps, body, PLAIN), after
+    return before, Repeats(values, repeat("message"), None, 0, steps, None, PLAIN), after
 
 
 def split_run(
@@ -156,15 +161,19 @@ def columns(lines: list[str], i: int, end: int, kinds: tuple[str, ...], eol: int
     ``lines[i:end]`` holds, ``lines[i]`` starting a block; None if any repeat differs,
     or there are fewer than REPEATS_MIN. ``eol`` is the size of a line ending in bytes.
 
-    The lines of n repeats of a shape of p lines fall into p columns, ``lines[i + j::p]``.
-    A column is checked and read in one C loop: joined with LF (which no line holds) and
-    split at LF and the column's prefix, it gives exactly one value per line iff every
-    line but the first starts with the prefix (the first is checked on its own), and the
-    values are what the spec's steps take from the lines: "data: " appends ``VALUE`` to the data buffer, "event: " sets the event type
-    buffer, "id: " the last event ID buffer (unless NUL is in it: then the slow path
-    notes it), ":" is a comment, "" a blank line. The blocks of a shape before the one
+    The lines of n repeats of a shape of p lines fall into p columns, ``lines[i + j::p]``;
+    each column is checked and read with a few C loops. A blank column: every line is
+    empty. A column of one line throughout (a keep-alive, an event name): checked and
+    read once. Any other: joined with LF (which no line holds) and split at LF and the
+    kind's prefix, it falls into one part per line iff every line starts with the prefix
+    (the first is checked on its own), each part what the spec's step takes from its
+    line: ":" a comment, ignored; "data: " the value appended to the data buffer;
+    "event: " the event type buffer; "id: " the last event ID buffer (an id with NUL,
+    ignored and noticed, is left to the line-by-line path). The blocks before the one
     with data are comments alone (:func:`shape`), so each repeat dispatches one event,
-    at its last line, with the type, id and data its own lines give.
+    at its blank line: its data lines joined with LF ("remove the last character from
+    the data buffer"), its event type or "message", its own id line's value or the last
+    event ID as it stood, and no retry (a shape has no ``retry`` line).
     """
     size = len(kinds)
     n = (end - i) // size
@@ -219,12 +228,12 @@ def columns(lines: list[str], i: int, end: int, kinds: tuple[str, ...], eol: int
             ids = values
     # "remove the last character from the data buffer" (its LF): the lines joined with LF.
     joined_data = data[0] if len(data) == 1 else list(map("\n".join, zip(*data)))
-    body_bytes = list(map(add, _rows(body), repeat(fixed)))
     # From one event's first line to the next one's: its body, its blank line, the next lead.
-    if not lead:
-        steps = map(add, body_bytes, repeat((head + 1) * eol))
-        return Repeats(joined_data, types, ids, head * eol, steps, body_bytes, kinds)
-    lead_widths = list(islice(_rows(lead), n))
+    if not head:
+        steps = map(add, _rows(body), repeat(fixed + eol))
+        return Repeats(joined_data, types, ids, 0, steps, None, kinds)
+    body_bytes = list(map(add, _rows(body), repeat(fixed)))
+    lead_widths = list(islice(_rows(lead), n)) if lead else [0] * n
     steps = map(add, map(add, body_bytes, islice(lead_widths, 1, None)), repeat((head + 1) * eol))
     return Repeats(joined_data, types, ids, lead_widths[0] + head * eol, steps, body_bytes, kinds)
 

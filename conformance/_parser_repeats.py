@@ -188,6 +188,7 @@ def columns(lines: list[str], i: int, end: int, kinds: tuple[str, ...], eol: int
     lead: list[Iterable[int]] = []  # per column before the event's first line, each repeat's line width
     body: list[Iterable[int]] = []  # the same from the event's first line on
     fixed = (size - head - 1) * eol  # bytes alike in every repeat's body: line endings, identical lines
+    lead_fixed = head * eol  # the same before the event's first line
     for j, kind in enumerate(kinds):
         column = lines[i + j : stop : size]
         if not kind:
@@ -204,7 +205,7 @@ def columns(lines: list[str], i: int, end: int, kinds: tuple[str, ...], eol: int
                     return None
                 ids = repeat(first[4:])
             if j < head:
-                lead.append(repeat(len(first)))
+                lead_fixed += len(first)
             else:
                 fixed += len(first)
             continue
@@ -233,9 +234,12 @@ def columns(lines: list[str], i: int, end: int, kinds: tuple[str, ...], eol: int
         steps = map(add, _rows(body), repeat(fixed + eol))
         return Repeats(joined_data, types, ids, 0, steps, None, kinds)
     body_bytes = list(map(add, _rows(body), repeat(fixed)))
-    lead_widths = list(islice(_rows(lead), n)) if lead else [0] * n
-    steps = map(add, map(add, body_bytes, islice(lead_widths, 1, None)), repeat((head + 1) * eol))
-    return Repeats(joined_data, types, ids, lead_widths[0] + head * eol, steps, body_bytes, kinds)
+    if not lead:
+        steps = map(add, body_bytes, repeat(eol + lead_fixed))
+        return Repeats(joined_data, types, ids, lead_fixed, steps, body_bytes, kinds)
+    lead_widths = list(_rows(lead))
+    steps = map(add, map(add, body_bytes, islice(lead_widths, 1, None)), repeat(eol + lead_fixed))
+    return Repeats(joined_data, types, ids, lead_widths[0] + lead_fixed, steps, body_bytes, kinds)
 
 
 def opening(lines: list[str], kinds: tuple[str, ...]) -> bool:

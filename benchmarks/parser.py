@@ -7,8 +7,8 @@ socket would give it; each contender turns the pieces into events and counts the
 corpora frame the same events several ways: plain ``data:`` events with LF line endings,
 or CRLF; named events with an id on each (``event: delta`` / ``id: N`` / ``data: ...``,
 the way Anthropic's and OpenAI's Responses streams name every event), LF or CRLF; named
-events without ids; a keep-alive comment block before every event; a comment line
-inside every event. The competitors are the benchmark extras (``pip install -e
+events without ids; a keep-alive comment block before every event, LF or CRLF; a
+comment line inside every event. The competitors are the benchmark extras (``pip install -e
 '.[bench]'``); a missing one is left out of the table. ``bytes.split`` is not a parser:
 it is the ceiling for pure Python.
 """
@@ -120,7 +120,7 @@ def main() -> None:
     cli.add_argument("--events", type=int, default=1_000_000)
     cli.add_argument("--rounds", type=int, default=7)
     cli.add_argument("--all-variants", action="store_true",
-                     help="run every competitor on the CRLF and comment variants too (slow)")
+                     help="run every competitor on every corpus, not only on LF (slow)")
     cli.add_argument("--variants", default=",".join(VARIANTS),
                      help=f"comma-separated corpora to run (default: all of {', '.join(VARIANTS)})")
     args = cli.parse_args()

@@ -258,8 +258,8 @@ class EventStreamParser:
     def _text_lines(self, lines: list[str], eol: int, time: float) -> list[Event]:
         """Lines of ASCII text, each ended by ``eol`` bytes, too short to outgrow a limit.
 
-        Blank lines, ``data`` lines and comments are handled inline, on local copies of
-        the parser's state (written back on the way out, and around each call to
+        Blank lines, comments, and ``data``, ``event`` and ``id`` lines in their usual
+        forms are handled inline, on local copies of the parser's state (written back on the way out, and around each call to
         :meth:`_field`, which takes every other line): a local costs a fraction of an
         attribute, and this loop may run once per line of a stream of millions.
         """
@@ -280,9 +280,9 @@ class EventStreamParser:
                     pass
                 elif line[:5] == "data:":
                     data.append(line[5:])
-                elif line[:7] == "event: ":
+                elif line[:7] == "event: ":  # "Set the event type buffer to field value."
                     event_type = line[7:]
-                elif line[:4] == "id: " and "\0" not in line:
+                elif line[:4] == "id: " and "\0" not in line:  # "... set the last event ID buffer"
                     last_id = line[4:]
                 else:
                     self._event_start, self._type, self._last_id, self._event_retry = start, event_type, last_id, retry

@@ -3,11 +3,14 @@
     python benchmarks/parser.py [--events N] [--rounds N]
 
 The corpus (see ``_common.corpus``) is held in memory and fed in 4 KiB pieces, as a
-socket would give it; each contender turns the pieces into events and counts them. Four
-corpora: LF line endings, CRLF, a keep-alive comment block before every event, and a
-comment line inside every event. The
-competitors are the benchmark extras (``pip install -e '.[bench]'``); a missing one is
-left out of the table. ``bytes.split`` is not a parser: it is the ceiling for pure Python.
+socket would give it; each contender turns the pieces into events and counts them. The
+corpora frame the same events several ways: plain ``data:`` events with LF line endings,
+or CRLF; named events with an id on each (``event: delta`` / ``id: N`` / ``data: ...``,
+the way Anthropic's and OpenAI's Responses streams name every event), LF or CRLF; named
+events without ids; a keep-alive comment block before every event, LF or CRLF; a
+comment line inside every event. The competitors are the benchmark extras (``pip install -e
+'.[bench]'``); a missing one is left out of the table. ``bytes.split`` is not a parser:
+it is the ceiling for pure Python.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import argparse
 import codecs
 from collections.abc import Callable
 
-from _common import PIECE, corpus, machine, median, pieces, race, table
+from _common import PIECE, content, corpus, machine, median, pieces, race, table
 
 from conformance import EventStreamParser
 
@@ -75,6 +78,28 @@ def split_ceiling(chunks: list[bytes], blank: bytes) -> int:
     return n
 
 
+def named_corpus(events: int, eol: str = "\n", ids: bool = True) -> bytes:
+    """The events of ``_common.corpus``, each named (``event: delta``) and, with ``ids``,
+    numbered (``id: N``) before its data line, as Anthropic and OpenAI Responses send them."""
+    parts = []
+    for i in range(events):
+        id_line = f"id: {i}{eol}" if ids else ""
+        parts.append(f'event: delta{eol}{id_line}data: {{"id":"msg_001","content":"{content(i)}"}}{eol}{eol}')
+    return "".join(parts).encode()
+
+
+# Every corpus: how to make it, and its blank line (for the ceiling).
+VARIANTS: dict[str, tuple[Callable[[int], bytes], bytes]] = {
+    "LF": (corpus, b"\n\n"),
+    "CRLF": (lambda n: corpus(n, eol="\r\n"), b"\r\n\r\n"),
+    "named+id": (named_corpus, b"\n\n"),
+    "named+id CRLF": (lambda n: named_corpus(n, eol="\r\n"), b"\r\n\r\n"),
+    "named": (lambda n: named_corpus(n, ids=False), b"\n\n"),
+    "comment blocks": (lambda n: corpus(n, comments="blocks"), b"\n\n"),
+    "comment blocks CRLF": (lambda n: corpus(n, eol="\r\n", comments="blocks"), b"\r\n\r\n"),
+    "comment lines": (lambda n: corpus(n, comments="lines"), b"\n\n"),
+}
+
 COMPETITORS: dict[str, tuple[str, Callable[[list[bytes]], int]]] = {
     "httpx-sse": ("httpx_sse", httpx_sse),
     "sseclient-py": ("sseclient", sseclient_py),
@@ -95,22 +120,16 @@ def main() -> None:
     cli.add_argument("--events", type=int, default=1_000_000)
     cli.add_argument("--rounds", type=int, default=7)
     cli.add_argument("--all-variants", action="store_true",
-                     help="run every competitor on the CRLF and comment variants too (slow)")
-    cli.add_argument("--variants", default="LF,CRLF,comment blocks,comment lines",
-                     help="comma-separated corpora to run (default: all four)")
+                     help="run every competitor on every corpus, not only on LF (slow)")
+    cli.add_argument("--variants", default=",".join(VARIANTS),
+                     help=f"comma-separated corpora to run (default: all of {', '.join(VARIANTS)})")
     args = cli.parse_args()
     print(f"machine: {machine()}")
     print(f"{args.events} events per corpus, {PIECE}-byte pieces, median of {args.rounds} interleaved rounds\n")
-    variants = {  # name: (corpus options, blank line)
-        "LF": ({}, b"\n\n"),
-        "CRLF": ({"eol": "\r\n"}, b"\r\n\r\n"),
-        "comment blocks": ({"comments": "blocks"}, b"\n\n"),
-        "comment lines": ({"comments": "lines"}, b"\n\n"),
-    }
     rows, ratios = [], []
     for variant in args.variants.split(","):
-        options, blank = variants[variant]
-        body = corpus(args.events, **options)
+        make, blank = VARIANTS[variant]
+        body = make(args.events)
         chunks = pieces(body)
         contenders: dict[str, Callable[[], int]] = {"sse-conformance": lambda c=chunks: ours(c)}
         for name, (module, fn) in COMPETITORS.items():

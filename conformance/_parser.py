@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from itertools import accumulate, count, islice, repeat
-from operator import add
+from operator import add, sub
 from typing import NamedTuple
+
+from ._parser_repeats import PLAIN, READ_AT_ONCE_MIN, Repeats, opening, plain, split_run
 
 __all__ = ["Event", "EventStreamParser", "Notice", "Unterminated", "LimitExceeded"]
 
@@ -96,8 +98,9 @@ class EventStreamParser:
         self.retry: int | None = None  # the stream's reconnection time, last valid `retry`
         self.events_dispatched = 0
         self._partial: list[bytes] = []  # pieces of a line not yet ended, joined once it ends
-        self._partial_len = 0
-        self._offset = 0  # stream offset of the partial line's first byte
+        self._partial_len = 0  # of that line
+        self._held = 0  # bytes of whole lines before it in _partial, not read yet (see _text)
+        self._offset = 0  # stream offset of _partial's first byte
         self._skip_lf = False  # the last piece ended with CR: a leading LF completes CRLF
         self._at_start = True  # a leading BOM is still possible
         self._data: list[str] = []
@@ -106,6 +109,7 @@ class EventStreamParser:
         self._last_id = ""
         self._event_retry: int | None = None
         self._event_start = -1
+        self._framing: tuple[str, ...] | None = None  # of the last run of repeats read at once
 
     # -- input -----------------------------------------------------------------
 
@@ -130,12 +134,12 @@ class EventStreamParser:
             self._partial.append(piece)
             self._partial_len += len(piece)
             if self._partial_len > self.max_line:
-                self.exceeded = LimitExceeded("line", self.max_line, self._offset)
+                self.exceeded = LimitExceeded("line", self.max_line, self._offset + self._held)
             return []
         if self._partial:
             self._partial.append(piece)
             buf = b"".join(self._partial)
-            self._partial, self._partial_len = [], 0
+            self._partial, self._partial_len, self._held = [], 0, 0
         else:
             buf = piece
         if self._at_start:
@@ -159,12 +163,17 @@ class EventStreamParser:
         if events is None:
             events = self._byte_lines(buf, time)
         if self._partial_len > self.max_line and not self.exceeded:
-            self.exceeded = LimitExceeded("line", self.max_line, self._offset)
+            self.exceeded = LimitExceeded("line", self.max_line, self._offset + self._held)
         return events
 
     def close(self) -> None:
         """End of stream: "any pending data must be discarded"; note what was."""
         partial = b"".join(self._partial)
+        if self._held:
+            # Whole lines held back to be read with the rest of their event: read them now.
+            held, partial = partial[: self._held], partial[self._held :]
+            self._partial, self._held = [], 0
+            self._byte_lines(held, 0.0)
         if partial or self._data:
             start = self._event_start if self._event_start >= 0 else self._offset
             self.unterminated = Unterminated(
@@ -182,57 +191,75 @@ class EventStreamParser:
         """The fast path: ASCII text whose lines all end alike. None, having done nothing,
         if line endings are mixed.
 
-        Most streams are nothing but plain events, ``data: VALUE``, each followed by a
-        blank line. Split at "blank line, then ``data: ``", such a stream falls apart into
-        the values themselves; when every part between the first and the last is one
-        line, they are all plain events and :meth:`_plain_events` makes them in C loops.
-        The first part (which may finish an event of the previous piece), the last (which
-        runs into the next piece), and any piece of another shape go line by line.
+        Events that repeat one framing are read at once (:mod:`._parser_repeats`); the
+        lines before them (the end of a block the previous piece began) and after them
+        (the start of one the next piece ends) go line by line, as does a short piece or
+        one that repeats no framing. The lines after may instead be held back, unread,
+        for the next piece to start with the event they begin.
         """
         eol = "\n" if "\r" not in text else "\r" if "\n" not in text else "\r\n"
-        # A comment line anywhere (a keep-alive, say) gives the piece another shape: no need to split.
-        parts = text.split(eol + eol + "data: ") if eol + ":" not in text else [text]
-        plain = False
-        if len(parts) > 2:
-            middle = "".join(islice(parts, 1, len(parts) - 1))
-            plain = "\r" not in middle and "\n" not in middle
-        if eol == "\r\n" and not (_crlf_only(parts[0]) and _crlf_only(parts[-1]) if plain else _crlf_only(text)):
-            return None
+        # A CR that ends the piece ends its line now, alone (feed() skips an LF that follows).
+        cr_last = eol == "\r\n" and text[-1] == "\r"
+        if cr_last:
+            text = text[:-1]
         size = len(eol)
-        events: list[Event] = []
-        if plain:
-            lines = parts[0].split(eol)
-            lines.append("")  # the blank line of the separator
-            events += self._text_lines(lines, size, time)
-            events += self._plain_events(parts[1:-1], size, time)
-            lines = ("data: " + parts[-1]).split(eol)
-        else:
+        at_once, at_block = len(text) >= READ_AT_ONCE_MIN, self._event_start < 0
+        found = plain(text, eol, at_block) if at_once and self._framing in (None, PLAIN) else None
+        if found is None:
             lines = text.split(eol)
-        rest = lines.pop()  # the last line, unfinished
-        if rest:
+            if eol == "\r\n" and not _no_cr_lf(lines):
+                return None
+            before, repeats, after = split_run(lines, size, self._framing, at_block) if at_once else ([], None, lines)
+        else:
+            before, repeats, after = found
+            if eol == "\r\n" and not _no_cr_lf(before + after):
+                return None
+        rest = after.pop()  # the last line: unfinished, unless the piece ended with a CR
+        events = self._text_lines(before, size, time) if before else []
+        if repeats is not None:
+            events += self._repeated(repeats, size, time)
+            self._framing = repeats.shape  # a guess at the next piece's framing (checked there)
+            if after and not cr_last and opening(after, repeats.shape):
+                # The first lines of the next repeat, short of its blank line, only fill the
+                # event's buffers: read now or with the rest of their event in the next piece
+                # (or at close()), they dispatch nothing, note nothing, set no retry, and fit
+                # the limits (this piece did). Held back, they let the next piece start with
+                # a repeat, to be read at once.
+                held = eol.join(after) + eol
+                self._held = len(held)
+                self._partial, self._partial_len = [(held + rest).encode("ascii")], len(rest)
+                return events
+        if after:
+            events += self._text_lines(after, size, time)
+        if cr_last:
+            events += self._text_lines([rest], 1, time)
+        elif rest:
             self._partial, self._partial_len = [rest.encode("ascii")], len(rest)
-        events += self._text_lines(lines, size, time)
         return events
 
-    def _plain_events(self, values: list[str], eol: int, time: float) -> list[Event]:
-        """One event per value, each from a block ``data: VALUE``, a line ending, and a
-        blank line, the first starting at the current offset. No Python code runs per
-        event: ``map``, ``zip`` and ``accumulate`` loop in C."""
-        lens = list(map(len, values))
-        # A block is "data: " (6 bytes), the value, a line ending; then the blank line.
-        offsets = list(accumulate(map(add, lens, repeat(6 + 2 * eol)), initial=self._offset))
-        ends = map(add, offsets, map(add, lens, repeat(6 + eol)))
-        first = self.events_dispatched
-        fields = zip(values, repeat("message"), repeat(self._last_id), repeat(None), offsets, ends, repeat(time),
-                     count(first))
-        self._offset, self.events_dispatched = offsets[-1], first + len(values)
-        return list(map(_new_event, repeat(Event), fields))
+    def _repeated(self, repeats: Repeats, eol: int, time: float) -> list[Event]:
+        """The events read at once, the first block starting at the current offset, as
+        _dispatch() makes them: no retry (no repeat has a ``retry`` line), the last event
+        ID as the event's own id line left it, the time of this piece (its blank line came
+        in it). After the last, the blank line has reset the event type buffer; the last
+        event ID buffer stays as it is."""
+        data, types, ids, lead, steps, body, _ = repeats
+        offsets = list(accumulate(steps, initial=self._offset + lead))
+        # Where the blank line that dispatches each event starts.
+        ends = map(sub, islice(offsets, 1, None), repeat(eol)) if body is None else map(add, offsets, body)
+        index = self.events_dispatched
+        fields = zip(data, types, repeat(self._last_id) if ids is None else ids, repeat(None), offsets, ends,
+                     repeat(time), count(index))
+        events = list(map(_new_event, repeat(Event), fields))
+        last = events[-1]
+        self._offset, self.events_dispatched, self._last_id = last.end + eol, index + len(events), last.last_event_id
+        return events
 
     def _text_lines(self, lines: list[str], eol: int, time: float) -> list[Event]:
         """Lines of ASCII text, each ended by ``eol`` bytes, too short to outgrow a limit.
 
-        Blank lines, ``data`` lines and comments are handled inline, on local copies of
-        the parser's state (written back on the way out, and around each call to
+        Blank lines, comments, and ``data``, ``event`` and ``id`` lines in their usual
+        forms are handled inline, on local copies of the parser's state (written back on the way out, and around each call to
         :meth:`_field`, which takes every other line): a local costs a fraction of an
         attribute, and this loop may run once per line of a stream of millions.
         """
@@ -253,8 +280,12 @@ class EventStreamParser:
                     pass
                 elif line[:5] == "data:":
                     data.append(line[5:])
+                elif line[:7] == "event: ":  # "Set the event type buffer to field value."
+                    event_type = line[7:]
+                elif line[:4] == "id: " and "\0" not in line:  # "... set the last event ID buffer"
+                    last_id = line[4:]
                 else:
-                    self._event_start, self._type, self._event_retry = start, event_type, retry
+                    self._event_start, self._type, self._last_id, self._event_retry = start, event_type, last_id, retry
                     self._field(line, len(line), offset)
                     event_type, last_id, retry = self._type, self._last_id, self._event_retry
                 offset += len(line) + eol
@@ -269,7 +300,7 @@ class EventStreamParser:
                 event_type, retry, start = "", None, -1
                 offset += eol
         self._offset, self._event_start, self.events_dispatched = offset, start, index
-        self._type, self._event_retry = event_type, retry
+        self._type, self._last_id, self._event_retry = event_type, last_id, retry
         # The data buffer's size in bytes, counted here once rather than per line: a value
         # and its LF, as _field() counts them (here _field() may count too: this overrides it).
         # Values from before this call, if none was dispatched since, may not be ASCII.
@@ -406,7 +437,7 @@ class EventStreamParser:
 _new_event = tuple.__new__
 
 
-def _crlf_only(text: str) -> bool:
-    """Whether every CR and every LF in ``text`` is part of a CRLF (faster than counting)."""
-    rest = "".join(text.split("\r\n"))
-    return "\r" not in rest and "\n" not in rest
+def _no_cr_lf(lines: list[str]) -> bool:
+    """Whether none of ``lines`` holds a CR or an LF (split at CRLF: the piece had no other)."""
+    joined = "".join(lines)
+    return "\r" not in joined and "\n" not in joined

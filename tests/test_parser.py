@@ -948,3 +948,229 @@ def test_property_fast_path_agrees_on_any_bytes(parts, data):
     cuts = data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=10), label="cuts")
     limits = data.draw(st.sampled_from([{}, {"max_line": 8}, {"max_event": 10}]), label="limits")
     assert_same(_pieces(body, cuts), **limits)
+
+
+# -- 6. many events of one framing, read at once ----------------------------------------
+#
+# A piece that repeats one framing (plain events; named events, with or without ids;
+# keep-alive comments before or inside events) is read column by column, and the first
+# lines of the next event may be held back to the next piece. The line-by-line parser is
+# the oracle again: same events, notices, limits and end of stream, however cut.
+
+
+def framed_stream(n: int, lines_of, eol: bytes = b"\n", first: int = 0) -> bytes:
+    """``n`` blocks, block ``i`` the lines ``lines_of(i)`` (a list of str) then a blank line."""
+    return b"".join(
+        eol.join(line.encode() for line in lines_of(i)) + eol + eol for i in range(first, first + n)
+    )
+
+
+def value(i: int) -> str:
+    return '{"type":"delta","text":"' + "token "[: i % 7] + str(i) + '"}'
+
+
+FRAMINGS = {
+    "plain": lambda i: [f"data: {value(i)}"],
+    "named": lambda i: ["event: content_block_delta", f"data: {value(i)}"],
+    "named with id": lambda i: ["event: delta", f"id: {i}", f"data: {value(i)}"],
+    "named, names vary": lambda i: [f"event: {('start', 'delta', 'delta', 'stop')[i % 4]}", f"data: {value(i)}"],
+    "comment block before": lambda i: [f": keep-alive {i:08d}", "", f"data: {value(i)}"],
+    "comment line inside": lambda i: [f": keep-alive {i:08d}", f"data: {value(i)}"],
+    "same comment inside": lambda i: [": ping", "event: delta", f"id: {i}", f"data: {value(i)}"],
+    "two data lines": lambda i: [f"id: {i}", f"data: {value(i)}", "data: "],
+    "blank line before": lambda i: ["", f"data: {value(i)}"],
+    "one id throughout": lambda i: ["id: 7", f"data: {value(i)}"],
+}
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"], ids=["LF", "CRLF", "CR"])
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_framed_events_read_at_once_are_the_events_line_by_line(framing, eol):
+    body = framed_stream(300, FRAMINGS[framing], eol)
+    for piece in (4096, 1000, 333, 64):
+        events = assert_same([body[i : i + piece] for i in range(0, len(body), piece)])
+        assert len(events) == 300
+    assert events[7].data == value(7) + ("\n" if framing == "two data lines" else "")
+
+
+def test_named_events_carry_their_names_ids_and_offsets():
+    body = framed_stream(100, FRAMINGS["named with id"])
+    events = assert_same([body[i : i + 4096] for i in range(0, len(body), 4096)])
+    block = len(b"event: delta\nid: 0\ndata: " + value(0).encode() + b"\n")
+    assert (events[0].type, events[0].last_event_id, events[0].offset, events[0].end) == ("delta", "0", 0, block)
+    assert [e.last_event_id for e in events] == [str(i) for i in range(100)]
+    assert all(body[e.end - 1 : e.end + 1] == b"\n\n" for e in events)  # the data line's LF, the blank line
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "id: a\0b",  # an id with NUL: ignored, noticed
+        "event: ",  # an empty event name: type "message"
+        "retry: 250",
+        "retry: 2x",
+        "data:no-space",
+        "event:no-space",
+        "id:",
+        "foo: bar",
+        ": a comment",
+        "",  # an extra blank line
+        "data: caf\u00e9",  # not ASCII
+    ],
+)
+@pytest.mark.parametrize("framing", ["named with id", "comment block before", "plain"])
+def test_an_odd_line_among_framed_events(framing, odd):
+    lines_of = FRAMINGS[framing]
+    body = (
+        framed_stream(60, lines_of)
+        + "\n".join(lines_of(60)[:-1] + [odd, lines_of(60)[-1]]).encode() + b"\n\n"
+        + framed_stream(60, lines_of, first=61)
+    )
+    for piece in (len(body), 4096, 700):
+        assert_same([body[i : i + piece] for i in range(0, len(body), piece)])
+
+
+def test_framing_changes_between_pieces():
+    body = (framed_stream(50, FRAMINGS["named with id"]) + framed_stream(50, FRAMINGS["plain"], first=50)
+            + framed_stream(50, FRAMINGS["comment block before"], first=100) + framed_stream(50, FRAMINGS["named"]))
+    for piece in (4096, 1500, 999):
+        events = assert_same([body[i : i + piece] for i in range(0, len(body), piece)])
+        assert len(events) == 200
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_end_of_stream_inside_a_framed_event_reports_it_as_line_by_line(framing):
+    # Read at once, the first lines of the last event may be held back for the next piece:
+    # close() must still report the event the stream left unfinished, exactly.
+    body = framed_stream(40, FRAMINGS[framing])
+    last = "\n".join(FRAMINGS[framing](40)).encode()
+    for cut in range(1, len(last) + 1):
+        stream = body + last[:cut]
+        assert_same([stream[:2000], stream[2000:]])
+        assert_same([stream])
+
+
+def test_a_long_line_after_held_back_lines_is_reported_at_its_own_offset():
+    body = framed_stream(40, FRAMINGS["named with id"])
+    start = len(body) + len(b"event: delta\nid: 40\n")
+    stream = body + b"event: delta\nid: 40\ndata: " + b"x" * 600 + b"\n\n"
+    chunks = [stream[:start + 10]] + [stream[i : i + 50] for i in range(start + 10, len(stream), 50)]
+    (events, fast), _ = both_ways(chunks, max_line=512)
+    assert_same(chunks, max_line=512)
+    assert fast.exceeded == LimitExceeded("line", 512, start)
+    assert len(events) == 40
+
+
+def test_a_crlf_piece_cut_between_cr_and_lf_is_read_as_text():
+    class Counting(EventStreamParser):
+        byte_pieces = 0
+
+        def _byte_lines(self, buf, time):
+            self.byte_pieces += 1
+            return super()._byte_lines(buf, time)
+
+    body = framed_stream(100, FRAMINGS["named with id"], b"\r\n")
+    cut = body.index(b"\r\n", 3000) + 1
+    parser = Counting()
+    events = parser.feed(body[:cut]) + parser.feed(body[cut:])
+    assert len(events) == 100 and parser.byte_pieces == 0
+    assert_same([body[:cut], body[cut:]])
+
+
+_ODD_LINES = ["id: 1\0", "event: ", "retry: 7", "retry: x", "data:x", "foo", "Data: x", ": c", "", "data: \u00e9",
+              "\ufeffdata: x", "id: \u00e9", "event: \u00e9"]
+
+
+@st.composite
+def framed_streams(draw):
+    """A stream that mostly repeats one framing, drawn: comment blocks before the event,
+    event lines in any order (data, event, id, comment), names and ids alike or not, any
+    line ending, values long enough that pieces hold dozens of events; now and then an
+    odd line, stray bytes, a BOM; at the end, part of one more event, or not."""
+    eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    lead = [":" + draw(st.sampled_from(["", " keep-alive", " ping {i}"]))] * draw(st.sampled_from([0, 0, 1, 2]))
+    kinds = draw(st.lists(st.sampled_from(["event", "id", "comment", "data"]), min_size=0, max_size=3))
+    kinds = draw(st.permutations(kinds + ["data"]) | st.just(["data"]))
+    name = draw(st.sampled_from(["delta", "", "message", "{i}"]))
+    ident = draw(st.sampled_from(["{i}", "7", "", "a:b"]))
+    sep = draw(st.sampled_from([": ", ": ", ":"]))
+    pad = "v" * draw(st.integers(0, 60))
+
+    def repeat_lines(i: int) -> list[str]:
+        lines = []
+        for kind in kinds:
+            if kind == "data":
+                lines.append("data" + sep + pad + str(i))
+            elif kind == "event":
+                lines.append("event" + sep + name.format(i=i))
+            elif kind == "id":
+                lines.append("id" + sep + ident.format(i=i))
+            else:
+                lines.append(": c" + str(i % 3))
+        if draw(st.integers(0, 40)) == 0:
+            lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(_ODD_LINES)))
+        return [line for comment in lead for line in (comment.format(i=i), "")] + lines + [""]
+
+    n = draw(st.integers(0, 120) | st.integers(40, 120))
+    text = "".join(eol.join(repeat_lines(i)) + eol for i in range(n))
+    # The end: part of one more event (lines of it, then perhaps part of a line), or not.
+    last = repeat_lines(n)
+    whole = draw(st.integers(0, len(last) - 1))
+    text += "".join(line + eol for line in last[:whole]) + last[whole][: draw(st.integers(0, 5))]
+    body = text.encode()
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(body)))
+        body = body[:at] + draw(st.binary(max_size=4)) + body[at:]
+    if draw(st.integers(0, 9)) == 0:
+        body = BOM + body
+    return body
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=framed_streams(), data=st.data())
+def test_property_framed_streams_agree_with_line_by_line(body, data):
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=2), label="cuts")
+    step = data.draw(st.sampled_from([1, 7, 100, 1500, 4096]), label="step")
+    limits = data.draw(st.sampled_from([{}, {}, {"max_line": 40}, {"max_event": 60}, {"max_line": 3000}]),
+                       label="limits")
+    assert_same(_pieces(body, cuts), **limits)
+    assert_same([body[i : i + step] for i in range(0, len(body), step)], **limits)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b"data: a\r\ndata: b\n\r\n",  # a lone LF in a CRLF stream, where plain events are read at once
+        b"event: x\r\n" + b"data: line\r\n" * 200 + b"\r\n",  # an event longer than any framing read at once
+        b"id: 77\r\n\r\n",  # a block that sets the last event ID and dispatches nothing
+        b": one\r\n: two\r\n\r\n",  # a keep-alive block of two lines among blocks of one
+        b"id: same\0\r\ndata: x\r\n\r\n",  # a NUL in an id
+        b": keep-alive\r\ndata: no blank line after the keep-alive\r\n\r\n",
+    ],
+)
+@pytest.mark.parametrize("framing", ["plain", "comment block before", "named with id", "blank line before"])
+def test_a_block_of_another_shape_among_framed_crlf_events(framing, odd):
+    body = framed_stream(80, FRAMINGS[framing], b"\r\n")
+    for cut in (len(body) // 2, len(body) // 3, 7000, 4500, body.index(b"\r\n\r\n", 3000) + 4):
+        stream = body[:cut] + odd + body[cut:]
+        for piece in (len(stream), 4096, 1500, 1111, 400):
+            assert_same([stream[i : i + piece] for i in range(0, len(stream), piece)])
+
+
+def test_identical_ids_with_nul_are_noticed_as_line_by_line():
+    body = framed_stream(60, lambda i: ["event: delta", "id: a\0", f"data: {i}"])
+    events = assert_same([body])
+    assert {e.last_event_id for e in events} == {""}
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(odd=st.lists(ascii_heavy_streams(), min_size=1, max_size=3), data=st.data())
+def test_property_long_plain_streams_agree_with_line_by_line(odd, data):
+    # Pieces long enough to be read at once: runs of plain events between odd stretches.
+    eol = data.draw(st.sampled_from([b"\n", b"\r\n", b"\r"]), label="eol")
+    body = b"".join(plain_stream(data.draw(st.integers(0, 80), label="n"), eol) + part for part in odd)
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=2), label="cuts")
+    step = data.draw(st.sampled_from([700, 1500, 4096]), label="step")
+    limits = data.draw(st.sampled_from([{}, {"max_line": 24}, {"max_event": 40}, {"max_line": 5000}]), label="limits")
+    assert_same(_pieces(body, cuts), **limits)
+    assert_same([body[i : i + step] for i in range(0, len(body), step)], **limits)

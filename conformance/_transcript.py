@@ -13,9 +13,9 @@ import asyncio
 import json
 import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ._causes import transport_cause, unreachable
 from ._model import Ending, EndKind
@@ -23,8 +23,8 @@ from ._parser import Event, EventStreamParser, Notice, Unterminated
 from ._profile import Profile
 from ._transport import Response, Transport, UndecodableBody, make_client, make_concurrent_client
 
-__all__ = ["Limits", "RequestSpec", "Chunk", "Evidence", "Transcript", "Observer", "capture", "make_client",
-           "make_concurrent_client"]
+__all__ = ["Limits", "RequestSpec", "Chunk", "Evidence", "Transcript", "Observer", "Clock", "Tap", "capture",
+           "make_client", "make_concurrent_client"]
 
 HEAD_BYTES = 1024
 WINDOW_BYTES = 16 * 1024  # recent bytes kept for excerpts around a violation
@@ -169,8 +169,24 @@ class Transcript:
         return None if value is None else value.split(";", 1)[0].strip().lower()
 
 
-def _now(t0: float) -> float:
-    return time.perf_counter() - t0
+T = TypeVar("T")
+Tap = Callable[[bytes, float], None]  # sees every piece of the body as read, with its arrival time
+
+
+class Clock:
+    """The time an exchange is recorded by: the wall clock (``perf_counter``), and waits
+    bounded by ``asyncio.timeout``. A replay (``_replay.py``) substitutes the times it
+    recorded, so a saved exchange is judged as it happened, not as fast as it is read back."""
+
+    now = staticmethod(time.perf_counter)
+
+    async def within(self, seconds: float, awaitable: Awaitable[T]) -> T:
+        """``awaitable``'s result, or TimeoutError once ``seconds`` have passed."""
+        async with asyncio.timeout(seconds):
+            return await awaitable
+
+
+WALL_CLOCK = Clock()
 
 
 class _Recorder:
@@ -308,6 +324,8 @@ async def capture(
     observers: Iterable[Observer] = (),
     evidence: Evidence | None = None,
     drop_after_events: int | None = None,
+    clock: Clock = WALL_CLOCK,
+    tap: Tap | None = None,
 ) -> Transcript:
     """Make one exchange through ``client`` (``_transport.py``) and record it. Never
     raises for anything the target does.
@@ -315,32 +333,34 @@ async def capture(
     Observers see each event as it is parsed; ``evidence`` (the body's head and recent
     bytes) is where they cut their excerpts from. With ``drop_after_events``, the client
     closes the connection once that many events have arrived, as a client that goes away.
+    ``tap`` sees every piece of the body as it was read (before any limit cuts it), with the
+    time ``clock`` gives it.
     """
     given = {name.lower() for name, _ in request.headers}
     headers = [(k, v) for k, v in DEFAULT_HEADERS if k.lower() not in given] + list(request.headers)
-    t0 = time.perf_counter()
+    t0 = clock.now()
     deadline = t0 + limits.stream_timeout
     t = Transcript(request=request, ending=Ending(EndKind.CLOSED, "", 0.0, 0))
     rec = _Recorder(t, profile, limits, observers, evidence or Evidence())
     wait = min(limits.timeout, limits.stream_timeout)
     try:
-        async with asyncio.timeout(wait):
-            response = await client.send(request.method, request.url, request.body, headers, t.sent_headers)
+        response = await clock.within(
+            wait, client.send(request.method, request.url, request.body, headers, t.sent_headers))
     except TimeoutError:
         detail = f"no response headers within {wait:g} s (--sse-timeout)"
-        t.ending = Ending(EndKind.NO_RESPONSE, detail, _now(t0), 0)
+        t.ending = Ending(EndKind.NO_RESPONSE, detail, clock.now() - t0, 0)
         return t
     except Exception as exc:  # noqa: BLE001 - whatever the transport raises, the target caused it
         kind = EndKind.UNREACHABLE if unreachable(exc) else EndKind.NO_RESPONSE
-        t.ending = Ending(kind, transport_cause(exc), _now(t0), 0)
+        t.ending = Ending(kind, transport_cause(exc), clock.now() - t0, 0)
         return t
-    t.headers_at = _now(t0)
+    t.headers_at = clock.now() - t0
     t.status = response.status
     t.reason = response.reason
     t.http_version = response.http_version
     t.headers = response.headers
     try:
-        t.ending = await _read_body(response, rec, limits, t0, deadline, drop_after_events)
+        t.ending = await _read_body(response, rec, limits, t0, deadline, drop_after_events, clock, tap)
     finally:
         await response.aclose()
         rec.finish()
@@ -348,13 +368,14 @@ async def capture(
 
 
 async def _read_body(
-    response: Response, rec: _Recorder, limits: Limits, t0: float, deadline: float, drop_after: int | None
+    response: Response, rec: _Recorder, limits: Limits, t0: float, deadline: float, drop_after: int | None,
+    clock: Clock, tap: Tap | None,
 ) -> Ending:
     t = rec.t
     pieces = response.pieces()
     grace_deadline: float | None = None
     while True:
-        now = time.perf_counter()
+        now = clock.now()
         if grace_deadline is not None:
             # After the terminator, only the grace and the whole stream's deadline apply.
             if grace_deadline <= deadline:
@@ -366,18 +387,19 @@ async def _read_body(
         else:
             wait, why = limits.timeout, EndKind.IDLE_TIMEOUT
         try:
-            async with asyncio.timeout(max(wait, 0)):
-                piece = await anext(pieces)
+            piece = await clock.within(max(wait, 0), anext(pieces))
         except StopAsyncIteration:
-            return Ending(EndKind.CLOSED, "the server ended the response", _now(t0), rec.evidence.size)
+            return Ending(EndKind.CLOSED, "the server ended the response", clock.now() - t0, rec.evidence.size)
         except TimeoutError:
-            return _timeout_ending(why, rec, limits, _now(t0))
+            return _timeout_ending(why, rec, limits, clock.now() - t0)
         except UndecodableBody as exc:  # a content coding the suite will not inflate: one of its limits
-            return Ending(EndKind.LIMIT, str(exc), _now(t0), rec.evidence.size)
+            return Ending(EndKind.LIMIT, str(exc), clock.now() - t0, rec.evidence.size)
         except Exception as exc:  # noqa: BLE001 - as above: a broken read is the target's doing
             detail = f"the connection broke: {transport_cause(exc)}"
-            return Ending(EndKind.READ_ERROR, detail, _now(t0), rec.evidence.size)
-        now = _now(t0)
+            return Ending(EndKind.READ_ERROR, detail, clock.now() - t0, rec.evidence.size)
+        now = clock.now() - t0
+        if tap is not None:
+            tap(piece, now)
         if rec.evidence.size + len(piece) > limits.max_body:
             rec.piece(piece[: limits.max_body - rec.evidence.size], now)
             detail = f"body longer than {limits.max_body} bytes (--sse-max-body)"

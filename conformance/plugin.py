@@ -9,6 +9,7 @@ run writes its reports: JSON always, HTML through pytest-html when that plugin i
 from __future__ import annotations
 
 import dataclasses
+import os
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,17 +26,20 @@ from ._catalogue import requirements
 from ._budget import Budget
 from ._probes import PROBES, Probe, ProbeContext, planned, probe_for, run_probes
 from ._probes_bad import bad_requests
-from ._report import (HtmlReportFile, Result, RunInfo, build_report, merge_reports, requirement_entry, result_of,
-                      write_report)
+from ._interop_clients import CLIENTS, Client, client_for
+from ._report import (HtmlReportFile, Result, RunInfo, build_report, counts_against, merge_reports,
+                      requirement_entry, result_of, write_report)
 from ._rules import Verdict
 from ._settings import Settings, add_options, read_settings
 from ._suite import Canonical, canonical_body, run_canonical
+from ._rules import Outcome
 
 __all__ = ["NonConformance"]
 
 SUITE_KEY = pytest.StashKey["Suite"]()
 HTML_NAME = "sse-conformance.html"
 JSON_NAME = "sse-conformance.json"
+TRANSCRIPT_NAME = "sse-conformance.transcript.json.gz"  # as _saved.TRANSCRIPT_NAME (imported late there)
 CSS = Path(__file__).with_name("report.css")
 
 
@@ -89,17 +93,23 @@ class Suite:
         self.json_path = json_path
         self.role = role  # "controller" or "worker" under pytest-xdist, else ""
         self.worker_documents: list[dict[str, Any]] = []  # the controller's, from its workers
+        self.worker_transcripts: list[str] = []  # the controller's: its workers' saved exchanges, in that order
+        self.transcript_path = json_path.with_name(TRANSCRIPT_NAME)
         self.server: Any = None
         self._canonical: Canonical | None = None
         self._failure: Exception | None = None
         self._probe_verdicts: dict[type[Probe], dict[str, Verdict] | Exception] = {}
         self.selected: list[type[Probe]] = list(PROBES)  # the probes whose requirements this run judges
+        self.selected_clients: list[Client] = list(CLIENTS)  # the interop step's, likewise
+        self._interop_verdicts: dict[str, Verdict | Exception] = {}
         self.budget: Budget | None = None
         self._started: datetime | None = None
         self._document: dict[str, Any] | None = None
         self._judged: dict[str, Verdict] = {}  # the verdicts of the items that ran, in run order
         self._cleanup = ExitStack()
-        if settings.is_reference and role == "controller":
+        if settings.replay is not None:
+            self.url = settings.replay.request.url  # as recorded, redacted; no request goes there
+        elif settings.is_reference and role == "controller":
             self.url = settings.target  # each worker starts its own
         elif settings.is_reference:
             from reference_server import ServerThread  # imported only when asked for
@@ -122,6 +132,12 @@ class Suite:
             try:
                 self._started = datetime.now(UTC)
                 s = self.settings
+                if s.replay is not None:
+                    from ._replay import replay_canonical
+
+                    self._started = datetime.fromisoformat(s.replay.date)
+                    self._canonical = replay_canonical(s.replay, s, self.profile)
+                    return self._canonical
                 self.budget = Budget(s.parallel if not s.concurrency else max(s.parallel, s.concurrency),
                                      s.retries, s.deadline)
                 self._canonical = run_canonical(self.url, s, self.profile, self.budget)
@@ -134,8 +150,16 @@ class Suite:
         canonical = self.canonical()
         if requirement_id in canonical.verdicts:
             return canonical.verdicts[requirement_id]
+        if (client := client_for(requirement_id)) is not None:
+            return self._interop_verdict(client, canonical)
         cls = probe_for(requirement_id)
-        assert cls is not None and self.budget is not None, requirement_id
+        assert cls is not None, requirement_id
+        if self.settings.replay is not None:
+            from ._replay import NO_ENDPOINT
+
+            req = next(r for r in cls.requirements if r.id == requirement_id)
+            return Verdict(req, Outcome.NOT_APPLICABLE, reason=NO_ENDPOINT)
+        assert self.budget is not None, requirement_id
         if cls not in self._probe_verdicts:  # one probe run serves all its requirements
             # All the run's probes go at once, sharing the budget. A pytest-xdist worker cannot
             # tell which items it will be given: it runs each probe as its first item comes.
@@ -151,6 +175,23 @@ class Suite:
             raise result
         return result[requirement_id]
 
+    def _interop_verdict(self, client: Client, canonical: Canonical) -> Verdict:
+        rid = client.requirement.id
+        if rid not in self._interop_verdicts:  # one step serves every client: they run at once
+            from ._interop import run_interop
+
+            due = [client] if self.role == "worker" else [
+                c for c in self.selected_clients if c.requirement.id not in self._interop_verdicts]
+            due = [c for c in dict.fromkeys([client, *due]) if c.speaks(self.profile.rules)]
+            try:
+                self._interop_verdicts.update(run_interop(due, canonical, self.profile, self.settings))
+            except Exception as exc:
+                self._interop_verdicts.update(dict.fromkeys((c.requirement.id for c in due), exc))
+        result = self._interop_verdicts[rid]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
     def record(self, requirement_id: str) -> Verdict:
         """The verdict of a requirement whose item runs, recorded: the summary and reports count these."""
         verdict = self._judged[requirement_id] = self.verdict(requirement_id)
@@ -163,6 +204,9 @@ class Suite:
 
     @property
     def shown_target(self) -> str:
+        if self.settings.replay is not None:
+            saved = self.settings.replay
+            return f"replay of {saved.path} (recorded {saved.date} from {self.redact(redact_url(saved.target))})"
         if self.role == "controller" and self.settings.is_reference:
             return f"{self.redact(self.url)} (a reference server in each pytest-xdist worker)"
         shown = self.redact(redact_url(self.url))
@@ -182,6 +226,9 @@ class Suite:
                 masked_headers=frozenset((k.lower(), v) for k, v in self.settings.headers),
                 not_judged=(nj.cause, nj.check) if (nj := self._canonical.not_judged) else None,
                 requests=self.requests(),
+                interop=self.settings.interop,
+                replay=None if (saved := self.settings.replay) is None else {
+                    "file": str(saved.path), "date": saved.date, "target": saved.target},
             )
             self._document = build_report(self._canonical.transcript, [*self._judged.values()], run, self.redact)
         return self._document
@@ -205,12 +252,19 @@ class Suite:
         lines = [
             f"sse-conformance {__version__}: target {self.shown_target}",
             f"  profile {self.profile.name}; timeout {lim.timeout:g} s; stream timeout {lim.stream_timeout:g} s; "
-            f"done grace {lim.done_grace:g} s; strict {'on' if s.strict else 'off'}",
-            f"  own requests ({s.depth.name} depth): {s.examples} drawn (seed {s.seed}; --sse-seed {s.seed} "
-            f"reproduces), {s.concurrency} at once, {s.disconnects} dropped, bad requests; "
-            f"up to {s.parallel} in flight",
-            self._budget_line(),
+            f"done grace {lim.done_grace:g} s; strict {'on' if s.strict else 'off'}; interop {s.interop}",
         ]
+        if s.replay is not None:
+            masked = f"; {plural(s.replay.redacted, 'secret')} masked in its body" if s.replay.redacted else ""
+            lines.append(f"  replaying a saved exchange at its recorded times: no request is sent, own-request "
+                         f"requirements are not applicable{masked}")
+        else:
+            lines += [
+                f"  own requests ({s.depth.name} depth): {s.examples} drawn (seed {s.seed}; --sse-seed {s.seed} "
+                f"reproduces), {s.concurrency} at once, {s.disconnects} dropped, bad requests; "
+                f"up to {s.parallel} in flight",
+                self._budget_line(),
+            ]
         if s.headers:
             lines.append("  extra headers: " + ", ".join(f"{name}: <redacted>" for name, _ in s.headers))
         if s.credentials:
@@ -231,6 +285,7 @@ class Suite:
         # Deselected requirements (-k, node IDs) cost no requests: only their probes run.
         chosen = {item.name for item in session.items}
         self.selected = [p for p in PROBES if any(r.id in chosen for r in p.requirements)]
+        self.selected_clients = [c for c in CLIENTS if c.requirement.id in chosen]
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> pytest.CollectReport | None:
@@ -250,12 +305,50 @@ class Suite:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # A report left by an earlier run must not pass for this run's if this one makes none.
         self.json_path.unlink(missing_ok=True)
+        if not self._replays_its_own_transcript():
+            self.transcript_path.unlink(missing_ok=True)
+
+    def _replays_its_own_transcript(self) -> bool:
+        """Whether this run replays the very transcript file it would write (it keeps it then)."""
+        saved = self.settings.replay
+        try:
+            return saved is not None and os.path.samefile(saved.path, self.transcript_path)
+        except OSError:
+            return False
+
+    def save_transcript(self, path: Path) -> bool:
+        """Write the canonical exchange to ``path`` (``_saved.py``); False if none was made."""
+        from ._saved import write_saved
+
+        canonical = self._canonical
+        if canonical is None or canonical.recording is None or self._started is None:
+            return False
+        write_saved(path, canonical.transcript, canonical.recording, date=self._started.isoformat(timespec="seconds"),
+                    target=self.url, profile=self.settings.profile, limits=self.settings.limits, redact=self.redact,
+                    masked_headers=frozenset((k.lower(), v) for k, v in self.settings.headers))
+        return True
+
+    def _write_transcript(self) -> None:
+        if self.role == "controller":  # the exchange of the worker whose report is shown, the others' dropped
+            shown, *others = self.worker_transcripts or [""]
+            for path in others:
+                if path:
+                    Path(path).unlink(missing_ok=True)
+            if shown:
+                os.replace(shown, self.transcript_path)
+        elif not self._replays_its_own_transcript():
+            self.save_transcript(self.transcript_path)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         doc = self.document()
         if self.role == "worker":
             session.config.workeroutput["sse_conformance_report"] = doc  # type: ignore[attr-defined]
+            worker = session.config.workerinput.get("workerid", str(os.getpid()))  # type: ignore[attr-defined]
+            path = self.transcript_path.with_name(f".{worker}.{TRANSCRIPT_NAME}")
+            saved = self.save_transcript(path)
+            session.config.workeroutput["sse_conformance_transcript"] = str(path) if saved else ""  # type: ignore[attr-defined]
             return
+        self._write_transcript()
         if doc is not None:
             write_report(doc, self.json_path)
             # NOT JUDGED is no pass: a CI gate must not go green on an endpoint it could not judge.
@@ -276,18 +369,23 @@ class Suite:
             return
         tr = terminalreporter
         warned = [entry for entry in doc["requirements"] if entry["result"] == Result.WARNING.value]
-        if warned and tr.config.option.tbstyle != "no":
-            # Right after pytest's FAILURES, in their form: each with its evidence.
-            tr.write_sep("=", "SHOULD not met: warnings (--sse-strict fails them)")
-            for entry in warned:
-                tr.write_sep("_", f"{entry['id']} [{entry['level']}] {entry['title']}")
-                tr.write_line(render_entry(entry))
+        for level, title in ((Level.SHOULD, "SHOULD not met: warnings (--sse-strict fails them)"),
+                             (Level.INTEROP, "INTEROP: client libraries that misread this stream "
+                                             "(--sse-interop fail fails them)")):
+            shown = [entry for entry in warned if entry["level"] == level.value]
+            if shown and tr.config.option.tbstyle != "no":
+                # Right after pytest's FAILURES, in their form: each with its evidence.
+                tr.write_sep("=", title)
+                for entry in shown:
+                    tr.write_sep("_", f"{entry['id']} [{entry['level']}] {entry['title']}")
+                    tr.write_line(render_entry(entry))
         response, ending = doc["exchange"]["response"], doc["exchange"]["ending"]
         tr.write_sep("=", "sse-conformance")
         tr.write_line(f"target   {self.shown_target}")
         tr.write_line(f"verdict  {verdict_word(doc['verdict'])}{' (strict)' if self.settings.strict else ''}")
-        for level in (Level.MUST, Level.SHOULD):
-            tr.write_line(f"{level.value:<8} {self._counts(level, doc['summary'][level.value])}")
+        for level in Level:
+            if level is not Level.INTEROP or any(e["level"] == level.value for e in doc["requirements"]):
+                tr.write_line(f"{level.value:<8} {self._counts(level, doc['summary'][level.value])}")
         if doc.get("cause"):
             tr.write_line(f"cause    {doc['cause']['cause']}")
             tr.write_line(f"check    {doc['cause']['check']}")
@@ -305,17 +403,23 @@ class Suite:
             for note in entry["notes"]:
                 tr.write_line(f"{entry['id']}: {note}")
         tr.write_line(f"report   {self.json_path}")
+        if self.transcript_path.exists():
+            tr.write_line(f"exchange saved to {self.transcript_path} (--target replay:{self.transcript_path} "
+                          "judges it again)")
 
     def _counts(self, level: Level, counts: dict[str, int]) -> str:
         """``15 met, 1 failed, 2 not judged``: met, and what fails at this level and strictness,
         always; any other result (and any a later report format adds) when it occurred."""
-        fails = Result.FAILED if level is Level.MUST or self.settings.strict else Result.WARNING
+        s = self.settings
+        fails = Result.FAILED if counts_against(level, s.strict, s.interop_fails) else Result.WARNING
         shown = [r for r, n in counts.items() if n or r in (Result.PASSED.value, fails.value)]
         return ", ".join(result_count(r, counts[r]) for r in shown)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self._cleanup.close()
         self.server = None
+        if self._canonical is not None and self._canonical.recording is not None:
+            self._canonical.recording.close()
 
 
 KIND_WORDS = {"canonical": "canonical", "drawn": "drawn", "shrink": "to shrink a failure", "bad": "bad",
@@ -351,9 +455,11 @@ class XdistController:
         node.workerinput["sse_seed"] = self.suite.settings.seed
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        doc = getattr(node, "workeroutput", {}).get("sse_conformance_report")
+        output = getattr(node, "workeroutput", {})
+        doc = output.get("sse_conformance_report")
         if doc is not None:
             self.suite.worker_documents.append(doc)
+            self.suite.worker_transcripts.append(output.get("sse_conformance_transcript", ""))
 
 
 class SuiteCollector(pytest.Collector):
@@ -376,11 +482,12 @@ class RequirementItem(pytest.Item):
 
     def runtest(self) -> None:
         verdict = self.suite.record(self.requirement.id)
-        result = result_of(verdict, self.suite.settings.strict)
+        result = result_of(verdict, self.suite.settings.strict, self.suite.settings.interop_fails)
         # In JUnit XML too: a SHOULD warning passes, and CI dashboards should still see it.
         self.user_properties.append(("result", result.value))
         # Told from its report entry, as the reports tell it: redacted, made visible.
-        self.entry = requirement_entry(verdict, self.suite.settings.strict, self.suite.redact)
+        self.entry = requirement_entry(verdict, self.suite.settings.strict, self.suite.redact,
+                                       self.suite.settings.interop_fails)
         if result is Result.FAILED:
             raise NonConformance(render_entry(self.entry))
         if result is Result.NOT_JUDGED:

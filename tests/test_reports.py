@@ -25,6 +25,10 @@ from tests.conftest import FAST, REPORT_SCHEMA, run_suite
 SECRET = "sk-live-0123456789abcdef"
 
 
+TRANSCRIPT = "sse-conformance.transcript.json.gz"
+ALL_THREE = {"sse-conformance.html", "sse-conformance.json", TRANSCRIPT}
+
+
 def reports_in(pytester: pytest.Pytester, directory: str = "reports") -> set[str]:
     folder = pytester.path / directory
     return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
@@ -35,7 +39,7 @@ def reports_in(pytester: pytest.Pytester, directory: str = "reports") -> set[str
 
 def test_a_run_writes_one_self_contained_html_and_a_json_report(suite, pytester):
     run = suite("fault=no-done")
-    assert reports_in(pytester) == {"sse-conformance.html", "sse-conformance.json"}  # no assets/ folder
+    assert reports_in(pytester) == ALL_THREE  # no assets/ folder
     doc = run.report
     assert doc["verdict"] == "does-not-conform"
     assert doc["strict"] is False
@@ -50,23 +54,23 @@ def test_a_run_writes_one_self_contained_html_and_a_json_report(suite, pytester)
 
 def test_report_dir_moves_both_reports_and_has_an_ini_twin(suite, pytester):
     suite("", "--sse-report-dir", "out/sse")
-    assert reports_in(pytester, "out/sse") == {"sse-conformance.html", "sse-conformance.json"}
+    assert reports_in(pytester, "out/sse") == ALL_THREE
     pytester.makeini("[pytest]\nsse_report_dir = from-ini\n")
     suite("")
-    assert reports_in(pytester, "from-ini") == {"sse-conformance.html", "sse-conformance.json"}
+    assert reports_in(pytester, "from-ini") == ALL_THREE
     assert not (pytester.path / "reports").exists()
 
 
 def test_pytest_html_own_html_option_wins(suite, pytester):
     suite("", "--html", "mine/report.html")
     assert (pytester.path / "mine" / "report.html").exists()
-    assert reports_in(pytester) == {"sse-conformance.json"}
+    assert reports_in(pytester) == {"sse-conformance.json", TRANSCRIPT}
 
 
 def test_json_report_needs_no_pytest_html(suite, pytester):
     run = suite("fault=no-done", "-p", "no:html")
     assert run.failed == {"DONE-PRESENT"}
-    assert reports_in(pytester) == {"sse-conformance.json"}
+    assert reports_in(pytester) == {"sse-conformance.json", TRANSCRIPT}
 
 
 def test_echoing_credentials_is_benign(suite):

@@ -260,8 +260,9 @@ def load_saved(path: Path) -> Saved:
         raw = path.read_bytes()
     except OSError as exc:
         raise SavedError(f"cannot read it ({exc.strerror or exc})") from None
+    text = _inflated(raw)
     try:
-        doc = json.loads(_inflated(raw))
+        doc = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise SavedError(f"not JSON ({str(exc)[:200]})") from None
     if not isinstance(doc, dict) or "transcript_format" not in doc:

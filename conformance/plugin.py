@@ -404,8 +404,7 @@ class Suite:
                 tr.write_line(f"{entry['id']}: {note}")
         tr.write_line(f"report   {self.json_path}")
         if self.transcript_path.exists():
-            tr.write_line(f"exchange saved to {self.transcript_path} (--target replay:{self.transcript_path} "
-                          "judges it again)")
+            tr.write_line(f"saved    {self.transcript_path} (the exchange: --target replay:FILE judges it again)")
 
     def _counts(self, level: Level, counts: dict[str, int]) -> str:
         """``15 met, 1 failed, 2 not judged``: met, and what fails at this level and strictness,

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._interop_clients import Client, Delivery, installed, run_client
+from ._interop_clients import CLIENTS, Client, Delivery, installed, run_client
 from ._interop_features import features_between
 from ._model import ordinal
 from ._parser import Event, EventStreamParser
@@ -35,7 +35,7 @@ from ._saved import Saved, saved_from
 from ._settings import Settings
 from ._suite import Canonical, failures
 
-__all__ = ["run_interop", "expected", "Expected", "compare", "events_of", "api_of", "label", "INTEROP_SECONDS",
+__all__ = ["InteropStep", "run_interop", "expected", "Expected", "compare", "events_of", "api_of", "label", "INTEROP_SECONDS",
            "INTEROP_MAX_BODY"]
 
 INTEROP_SECONDS = 30.0  # the whole step: every client, started at once, is stopped by then
@@ -208,6 +208,33 @@ def _blocked(findings: dict[str, Findings], canonical: Canonical, settings: Sett
         else:
             return False
     return True
+
+
+class InteropStep:
+    """The run's interop step: run once, for every client selected, when the first of their
+    requirements is asked for (a pytest-xdist worker, which cannot tell which of the items it will
+    be given, runs each client as its item comes); their verdicts kept for the others."""
+
+    def __init__(self, profile: Profile, settings: Settings, alone: bool = False) -> None:
+        self.profile = profile
+        self.settings = settings
+        self.alone = alone
+        self.selected: list[Client] = list(CLIENTS)
+        self._verdicts: dict[str, Verdict | Exception] = {}
+
+    def verdict(self, client: Client, canonical: Canonical) -> Verdict:
+        rid = client.requirement.id
+        if rid not in self._verdicts:
+            due = [client] if self.alone else [c for c in self.selected if c.requirement.id not in self._verdicts]
+            due = [c for c in dict.fromkeys([client, *due]) if c.speaks(self.profile.rules)]
+            try:
+                self._verdicts.update(run_interop(due, canonical, self.profile, self.settings))
+            except Exception as exc:  # one internal error, not one step per requirement
+                self._verdicts.update(dict.fromkeys((c.requirement.id for c in due), exc))
+        result = self._verdicts[rid]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
 
 def events_of(saved: Saved, settings: Settings) -> list[Event]:

@@ -17,13 +17,15 @@ import binascii
 import gzip
 import json
 import math
+import os
 import sys
 import zlib
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -36,8 +38,12 @@ from ._report import atomic_file
 from ._schemas import load_schema
 from ._transcript import Limits, RequestSpec, Transcript
 
+if TYPE_CHECKING:
+    from ._settings import Settings
+    from ._suite import Canonical
+
 __all__ = ["TRANSCRIPT_FORMAT", "TRANSCRIPT_NAME", "Saved", "SavedError", "write_saved", "load_saved",
-           "saved_from"]
+           "saved_from", "TranscriptFile"]
 
 TRANSCRIPT_FORMAT = 1  # bumped when a field changes meaning or goes away; new fields do not bump it
 TRANSCRIPT_NAME = "sse-conformance.transcript.json.gz"
@@ -211,6 +217,50 @@ def write_saved(
         for encoded in _base64_blocks(_masked_blocks(body, spans)):
             gz.write(encoded)
         gz.write(b'"}, ' + json.dumps(tail, ensure_ascii=False)[1:].encode("utf-8", "backslashreplace"))
+
+
+class TranscriptFile:
+    """Where a run saves its canonical exchange, beside its reports: removed when the run starts
+    (unless the run replays that very file, which it keeps), written when it ends. Under
+    pytest-xdist each worker saves its own beside it, and the controller keeps the one of the
+    worker whose exchange the reports show."""
+
+    def __init__(self, report_dir: Path, replaying: Path | None = None) -> None:
+        self.path = report_dir / TRANSCRIPT_NAME
+        self.replaying = replaying
+
+    @property
+    def is_input(self) -> bool:
+        try:
+            return self.replaying is not None and os.path.samefile(self.replaying, self.path)
+        except OSError:
+            return False
+
+    def clear(self) -> None:
+        if not self.is_input:
+            self.path.unlink(missing_ok=True)
+
+    def for_worker(self, worker: str) -> Path:
+        return self.path.with_name(f".{worker}.{TRANSCRIPT_NAME}")
+
+    def save(self, canonical: Canonical | None, started: datetime | None, url: str, settings: Settings,
+             redact: Redactor, path: Path | None = None) -> bool:
+        """Save the canonical exchange (at ``path``, a worker's); False if none was recorded."""
+        if canonical is None or canonical.recording is None or started is None or (path is None and self.is_input):
+            return False
+        write_saved(path or self.path, canonical.transcript, canonical.recording,
+                    date=started.isoformat(timespec="seconds"), target=url, profile=settings.profile,
+                    limits=settings.limits, redact=redact,
+                    masked_headers=frozenset((k.lower(), v) for k, v in settings.headers))
+        return True
+
+    def keep_first(self, saved_by_workers: list[str]) -> None:
+        shown, *others = saved_by_workers or [""]
+        for path in others:
+            if path:
+                Path(path).unlink(missing_ok=True)
+        if shown:
+            os.replace(shown, self.path)
 
 
 def saved_from(t: Transcript, body: BodyRecording) -> Saved:

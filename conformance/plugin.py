@@ -9,9 +9,9 @@ run writes its reports: JSON always, HTML through pytest-html when that plugin i
 from __future__ import annotations
 
 import dataclasses
-import os
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +26,20 @@ from ._catalogue import requirements
 from ._budget import Budget
 from ._probes import PROBES, Probe, ProbeContext, planned, probe_for, run_probes
 from ._probes_bad import bad_requests
-from ._interop_clients import CLIENTS, Client, client_for
+from ._interop import InteropStep
+from ._interop_clients import CLIENTS, client_for
+from ._saved import TranscriptFile
 from ._report import (HtmlReportFile, Result, RunInfo, build_report, counts_against, merge_reports,
                       requirement_entry, result_of, write_report)
-from ._rules import Verdict
+from ._rules import Outcome, Verdict
 from ._settings import Settings, add_options, read_settings
 from ._suite import Canonical, canonical_body, run_canonical
-from ._rules import Outcome
 
 __all__ = ["NonConformance"]
 
 SUITE_KEY = pytest.StashKey["Suite"]()
 HTML_NAME = "sse-conformance.html"
 JSON_NAME = "sse-conformance.json"
-TRANSCRIPT_NAME = "sse-conformance.transcript.json.gz"  # as _saved.TRANSCRIPT_NAME (imported late there)
 CSS = Path(__file__).with_name("report.css")
 
 
@@ -94,14 +94,13 @@ class Suite:
         self.role = role  # "controller" or "worker" under pytest-xdist, else ""
         self.worker_documents: list[dict[str, Any]] = []  # the controller's, from its workers
         self.worker_transcripts: list[str] = []  # the controller's: its workers' saved exchanges, in that order
-        self.transcript_path = json_path.with_name(TRANSCRIPT_NAME)
+        self.transcript = TranscriptFile(json_path.parent, settings.replay.path if settings.replay else None)
         self.server: Any = None
         self._canonical: Canonical | None = None
         self._failure: Exception | None = None
         self._probe_verdicts: dict[type[Probe], dict[str, Verdict] | Exception] = {}
         self.selected: list[type[Probe]] = list(PROBES)  # the probes whose requirements this run judges
-        self.selected_clients: list[Client] = list(CLIENTS)  # the interop step's, likewise
-        self._interop_verdicts: dict[str, Verdict | Exception] = {}
+        self.interop = InteropStep(profile, settings, alone=role == "worker")
         self.budget: Budget | None = None
         self._started: datetime | None = None
         self._document: dict[str, Any] | None = None
@@ -151,7 +150,7 @@ class Suite:
         if requirement_id in canonical.verdicts:
             return canonical.verdicts[requirement_id]
         if (client := client_for(requirement_id)) is not None:
-            return self._interop_verdict(client, canonical)
+            return self.interop.verdict(client, canonical)
         cls = probe_for(requirement_id)
         assert cls is not None, requirement_id
         if self.settings.replay is not None:
@@ -174,23 +173,6 @@ class Suite:
         if isinstance(result, Exception):
             raise result
         return result[requirement_id]
-
-    def _interop_verdict(self, client: Client, canonical: Canonical) -> Verdict:
-        rid = client.requirement.id
-        if rid not in self._interop_verdicts:  # one step serves every client: they run at once
-            from ._interop import run_interop
-
-            due = [client] if self.role == "worker" else [
-                c for c in self.selected_clients if c.requirement.id not in self._interop_verdicts]
-            due = [c for c in dict.fromkeys([client, *due]) if c.speaks(self.profile.rules)]
-            try:
-                self._interop_verdicts.update(run_interop(due, canonical, self.profile, self.settings))
-            except Exception as exc:
-                self._interop_verdicts.update(dict.fromkeys((c.requirement.id for c in due), exc))
-        result = self._interop_verdicts[rid]
-        if isinstance(result, Exception):
-            raise result
-        return result
 
     def record(self, requirement_id: str) -> Verdict:
         """The verdict of a requirement whose item runs, recorded: the summary and reports count these."""
@@ -285,7 +267,7 @@ class Suite:
         # Deselected requirements (-k, node IDs) cost no requests: only their probes run.
         chosen = {item.name for item in session.items}
         self.selected = [p for p in PROBES if any(r.id in chosen for r in p.requirements)]
-        self.selected_clients = [c for c in CLIENTS if c.requirement.id in chosen]
+        self.interop.selected = [c for c in CLIENTS if c.requirement.id in chosen]
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> pytest.CollectReport | None:
@@ -305,50 +287,21 @@ class Suite:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # A report left by an earlier run must not pass for this run's if this one makes none.
         self.json_path.unlink(missing_ok=True)
-        if not self._replays_its_own_transcript():
-            self.transcript_path.unlink(missing_ok=True)
-
-    def _replays_its_own_transcript(self) -> bool:
-        """Whether this run replays the very transcript file it would write (it keeps it then)."""
-        saved = self.settings.replay
-        try:
-            return saved is not None and os.path.samefile(saved.path, self.transcript_path)
-        except OSError:
-            return False
-
-    def save_transcript(self, path: Path) -> bool:
-        """Write the canonical exchange to ``path`` (``_saved.py``); False if none was made."""
-        from ._saved import write_saved
-
-        canonical = self._canonical
-        if canonical is None or canonical.recording is None or self._started is None:
-            return False
-        write_saved(path, canonical.transcript, canonical.recording, date=self._started.isoformat(timespec="seconds"),
-                    target=self.url, profile=self.settings.profile, limits=self.settings.limits, redact=self.redact,
-                    masked_headers=frozenset((k.lower(), v) for k, v in self.settings.headers))
-        return True
-
-    def _write_transcript(self) -> None:
-        if self.role == "controller":  # the exchange of the worker whose report is shown, the others' dropped
-            shown, *others = self.worker_transcripts or [""]
-            for path in others:
-                if path:
-                    Path(path).unlink(missing_ok=True)
-            if shown:
-                os.replace(shown, self.transcript_path)
-        elif not self._replays_its_own_transcript():
-            self.save_transcript(self.transcript_path)
+        self.transcript.clear()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         doc = self.document()
+        save = partial(self.transcript.save, self._canonical, self._started, self.url, self.settings, self.redact)
         if self.role == "worker":
-            session.config.workeroutput["sse_conformance_report"] = doc  # type: ignore[attr-defined]
-            worker = session.config.workerinput.get("workerid", str(os.getpid()))  # type: ignore[attr-defined]
-            path = self.transcript_path.with_name(f".{worker}.{TRANSCRIPT_NAME}")
-            saved = self.save_transcript(path)
-            session.config.workeroutput["sse_conformance_transcript"] = str(path) if saved else ""  # type: ignore[attr-defined]
+            output = session.config.workeroutput  # type: ignore[attr-defined]
+            output["sse_conformance_report"] = doc
+            path = self.transcript.for_worker(session.config.workerinput.get("workerid", ""))  # type: ignore[attr-defined]
+            output["sse_conformance_transcript"] = str(path) if save(path) else ""
             return
-        self._write_transcript()
+        if self.role == "controller":
+            self.transcript.keep_first(self.worker_transcripts)
+        else:
+            save()
         if doc is not None:
             write_report(doc, self.json_path)
             # NOT JUDGED is no pass: a CI gate must not go green on an endpoint it could not judge.
@@ -403,8 +356,8 @@ class Suite:
             for note in entry["notes"]:
                 tr.write_line(f"{entry['id']}: {note}")
         tr.write_line(f"report   {self.json_path}")
-        if self.transcript_path.exists():
-            tr.write_line(f"saved    {self.transcript_path} (the exchange: --target replay:FILE judges it again)")
+        if self.transcript.path.exists():
+            tr.write_line(f"saved    {self.transcript.path} (the exchange: --target replay:FILE judges it again)")
 
     def _counts(self, level: Level, counts: dict[str, int]) -> str:
         """``15 met, 1 failed, 2 not judged``: met, and what fails at this level and strictness,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from ._saved import Saved, saved_from
 from ._settings import Settings
 from ._suite import Canonical, failures
 
-__all__ = ["InteropStep", "run_interop", "expected", "Expected", "compare", "events_of", "api_of", "label", "INTEROP_SECONDS",
+__all__ = ["InteropStep", "run_interop", "expected", "Expected", "matcher", "compare", "events_of", "api_of", "label", "INTEROP_SECONDS",
            "INTEROP_MAX_BODY"]
 
 INTEROP_SECONDS = 30.0  # the whole step: every client, started at once, is stopped by then
@@ -47,12 +47,25 @@ BEFORE, AFTER = 48, 208  # bytes of excerpt before and after the place
 
 @dataclass(frozen=True)
 class Expected:
-    """What a client must deliver: its items, the WHATWG event each comes from, and the
-    in-stream error event it must raise for after them (an SDK's contract), if any."""
+    """What a client must deliver: an item for each of ``events`` (made when asked for, so a
+    long stream is not held twice), then an error raised for ``raises_at``, if the stream
+    reports one there (an SDK's contract)."""
 
-    items: list[Any]
     events: list[Event]
+    as_events: bool  # items are (type, data); else the JSON of each event's data
     raises_at: Event | None = None
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def item(self, i: int) -> Any:
+        e = self.events[i]
+        if self.as_events:
+            return (e.type, e.data)
+        try:
+            return json.loads(e.data)
+        except ValueError:
+            return e.data  # not JSON: no SDK can deliver it (a MUST failure blocks the step before this)
 
 
 def expected(client: Client, events: Sequence[Event]) -> Expected:
@@ -61,26 +74,34 @@ def expected(client: Client, events: Sequence[Event]) -> Expected:
     every event up to ``data: [DONE]``, raising for a chunk that holds ``error``; the anthropic
     SDK the named events but ``ping``, raising for ``event: error``."""
     if client.delivers == "events":
-        return Expected([(e.type, e.data) for e in events], list(events))
-    items: list[Any] = []
+        return Expected(list(events), True)
+    anthropic = client.name.startswith("anthropic")
     where: list[Event] = []
     for e in events:
-        if client.name.startswith("anthropic"):
+        if anthropic:
             if e.type in ("ping", "message") or not e.data:  # "message": the event had no name
                 continue
             if e.type == "error":
-                return Expected(items, where, e)
+                return Expected(where, False, e)
         elif e.data.startswith("[DONE]"):
             break
-        try:
-            value = json.loads(e.data)
-        except ValueError:
-            value = e.data  # not JSON: no SDK can deliver it (a MUST failure blocks the step before this)
-        if not client.name.startswith("anthropic") and isinstance(value, dict) and value.get("error"):
-            return Expected(items, where, e)
-        items.append(value)
+        elif '"error"' in e.data and _reports_error(e.data):
+            return Expected(where, False, e)
         where.append(e)
-    return Expected(items, where)
+    return Expected(where, False)
+
+
+def _reports_error(data: str) -> bool:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and bool(value.get("error"))
+
+
+def matcher(want: Expected, profile: Profile) -> Callable[[int, Any], bool]:
+    """Whether item ``i`` a client delivered is the one ``want`` says it must be."""
+    return lambda i, item: i < len(want) and _same(item, want.item(i), profile)
 
 
 def _noun(client: Client, n: int) -> str:
@@ -122,45 +143,46 @@ def _event(e: Event) -> str:
 
 def compare(client: Client, label: str, delivery: Delivery, want: Expected, body: bytes,
             events: Sequence[Event], profile: Profile, findings: Findings) -> None:
-    """Judge what ``client`` delivered against ``want``: a violation where it first differs,
-    a note when it does not, "not judged" when it was cut short before it differed."""
-    got = delivery.items
-    n = min(len(got), len(want.items))
-    first = next((i for i in range(n) if not _same(got[i], want.items[i], profile)), n)
-    if not delivery.finished and first == len(got):
-        findings.not_judged = (f"{label} had delivered {_noun(client, len(got))} of {len(want.items)} when the "
+    """Judge what ``client`` delivered (matched item by item against ``want`` as it came, see
+    ``matcher``): a violation where it first differs, a note when it does not, "not judged" when
+    it was cut short before it differed."""
+    count = delivery.count
+    first = delivery.first if delivery.first is not None else min(count, len(want))
+    if not delivery.finished and delivery.first is None:
+        findings.not_judged = (f"{label} had delivered {_noun(client, count)} of {len(want)} when the "
                                f"interop step's {INTEROP_SECONDS:g} s ran out")
         return
     raised_right = want.raises_at is not None and delivery.error is not None
-    if first == len(got) == len(want.items) and (delivery.error is None) == (want.raises_at is None):
-        findings.notes.append(f"{label}: delivered the {_noun(client, len(got))} the WHATWG parse gives"
+    if delivery.first is None and count == len(want) and (delivery.error is None) == (want.raises_at is None):
+        findings.notes.append(f"{label}: delivered the {_noun(client, count)} the WHATWG parse gives"
                               + (", then raised for the error the stream reports" if raised_right else ""))
         return
     # Where it went wrong: the item it should have delivered next, and the bytes that lead to it.
-    nxt = want.events[first] if first < len(want.events) else want.raises_at
+    nxt = want.events[first] if first < len(want) else want.raises_at
     prev_end = want.events[first - 1].end if first else 0
     stop = nxt.end + 1 if nxt is not None else len(body)
-    should = f"{_noun(client, len(want.items))}, as the WHATWG parse gives"
-    received = _noun(client, len(got))
-    if first < n:
-        if first + 1 < len(want.items) and _same(got[first], want.items[first + 1], profile):
+    should = f"{_noun(client, len(want))}, as the WHATWG parse gives"
+    received = _noun(client, count)
+    got, following = delivery.differing, delivery.following
+    if delivery.first is not None and first < len(want):
+        if first + 1 < len(want) and _same(got, want.item(first + 1), profile):
             did = f"dropped {_event(nxt)}"
-        elif first + 1 < len(got) and _same(got[first + 1], want.items[first], profile):
+        elif first + 1 < count and _same(following, want.item(first), profile):
             did = f"delivered an item the WHATWG parse does not have, before {_event(nxt)}"
-        elif isinstance(want.items[first], tuple) and isinstance(got[first], list) and len(got[first]) == 2:
-            (got_type, got_data), (want_type, want_data) = got[first], want.items[first]
+        elif want.as_events and isinstance(got, list) and len(got) == 2:
+            (got_type, got_data), (want_type, want_data) = got, want.item(first)
             did = (f"delivered {_event(nxt)} as a {got_type!r} event, not {want_type!r}" if got_data == want_data
                    else f"delivered {_event(nxt)} with other data than the WHATWG parse gives")
         else:
             did = f"delivered {_event(nxt)} otherwise than the WHATWG parse gives it"
-        should += f"; {_event(nxt)}: {_preview(want.items[first])}"
-        received += f"; item {first}: {_preview(got[first])}"
-    elif first < len(want.items):
+        should += f"; {_event(nxt)}: {_preview(want.item(first))}"
+        received += f"; item {first}: {_preview(got)}"
+    elif first < len(want):
         did = (f"raised {delivery.error}" if delivery.error else "stopped") + (
             f" after {_noun(client, first)}, before {_event(nxt)}")
-    elif first < len(got):
-        did = f"delivered {len(got) - first} more after the last item of the WHATWG parse"
-        received += f"; item {first}: {_preview(got[first])}"
+    elif delivery.first is not None:
+        did = f"delivered {count - first} more after the last item of the WHATWG parse"
+        received += f"; item {first}: {_preview(got)}"
         prev_end, stop = (want.events[-1].end if want.events else 0), len(body)
     elif delivery.error is not None:
         did = f"raised {delivery.error} after delivering every item"
@@ -274,13 +296,15 @@ def run_interop(clients: Sequence[Client], canonical: Canonical, profile: Profil
 
     from reference_server.replay import ReplayServer  # the step's own loopback server
 
+    wants = {c.name: expected(c, events) for c, _ in runnable}
+
     async def run_all(url: str) -> list[list[Delivery]]:
         return list(await asyncio.gather(*(
-            run_client(c, root, [url], api_of(profile), INTEROP_SECONDS) for c, (_, root) in runnable)))
+            run_client(c, root, [(url, matcher(wants[c.name], profile))], api_of(profile), INTEROP_SECONDS)
+            for c, (_, root) in runnable)))
 
     with ReplayServer(saved, identity=True) as server:
         deliveries = asyncio.run(run_all(server.url("/")))
     for (c, (version, _)), (delivery,) in zip(runnable, deliveries):
-        compare(c, label(c, version), delivery, expected(c, events), saved.body, events, profile,
-                findings[c.requirement.id])
+        compare(c, label(c, version), delivery, wants[c.name], saved.body, events, profile, findings[c.requirement.id])
     return {rid: f.verdict() for rid, f in findings.items()}

@@ -26,8 +26,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -103,12 +103,25 @@ def client_for(requirement_id: str) -> Client | None:
 
 @dataclass
 class Delivery:
-    """What a client delivered: its items in order, and how it stopped."""
+    """What a client delivered, matched item by item as it came (``match(i, item)``): how many
+    items, the first that differs and the one after it (enough to tell a dropped item from an
+    extra one), and how it stopped. Nothing else is kept, however long the stream."""
 
-    items: list[Any] = field(default_factory=list)
+    match: Callable[[int, Any], bool] = lambda i, item: True
+    count: int = 0
+    first: int | None = None  # the first item that is not the one expected
+    differing: Any = None  # that item
+    following: Any = None  # the item after it
     error: str | None = None  # what it raised ("JSONDecodeError: Expecting value ...")
     finished: bool = False  # it reached the end (or raised); False: cut by the deadline, or it crashed
     stderr: str = ""
+
+    def take(self, item: Any) -> None:
+        i, self.count = self.count, self.count + 1
+        if self.first is None and not self.match(i, item):
+            self.first, self.differing = i, item
+        elif self.first is not None and i == self.first + 1:
+            self.following = item
 
 
 # -- where the clients are -------------------------------------------------------------
@@ -172,9 +185,12 @@ def node_packages() -> dict[str, str | None]:
 # -- running one ----------------------------------------------------------------------
 
 
-async def run_client(client: Client, root: str, urls: Sequence[str], profile: str, seconds: float) -> list[Delivery]:
-    """Run ``client`` against each of ``urls`` in turn, all within ``seconds``: what it delivered
-    from each (the interop step asks for one; the self-tests give one process many streams)."""
+async def run_client(client: Client, root: str, streams: Sequence[tuple[str, Callable[[int, Any], bool]]],
+                     profile: str, seconds: float) -> list[Delivery]:
+    """Run ``client`` against each stream's URL in turn, all within ``seconds``: what it delivered
+    from each, matched by the stream's matcher (the interop step asks for one stream; the
+    self-tests give one process many)."""
+    urls = [url for url, _ in streams]
     if client.runtime == "python":
         argv = [sys.executable, str(PYTHON_RUNNER), client.name, profile, *urls]
     else:
@@ -184,7 +200,7 @@ async def run_client(client: Client, root: str, urls: Sequence[str], profile: st
     process = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=env, limit=OUTPUT_LIMIT)
-    deliveries = [Delivery() for _ in urls]
+    deliveries = [Delivery(match) for _, match in streams]
 
     async def read() -> None:
         assert process.stdout is not None
@@ -221,7 +237,7 @@ def _take(deliveries: list[Delivery], line: bytes) -> None:
         return
     delivery = deliveries[at]
     if "item" in message:
-        delivery.items.append(message["item"])
+        delivery.take(message["item"])
     elif "error" in message:
         delivery.error, delivery.finished = str(message["error"])[:ERROR_LIMIT], True
     elif message.get("end") is True:

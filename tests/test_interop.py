@@ -20,7 +20,7 @@ import pytest
 
 from conformance import load_profile
 from conformance import _interop as interop
-from conformance._interop import api_of, compare, events_of, expected, label
+from conformance._interop import api_of, compare, events_of, expected, label, matcher
 from conformance._interop_clients import CLIENTS, NODE_PINS, Delivery, install_node_clients, installed, run_client
 from conformance._interop_features import features_between
 from conformance._recording import BodyRecording
@@ -104,22 +104,25 @@ def test_clients_misread_exactly_the_documented_variants(reference, node_clients
     if node_clients is None:
         assert all(present[c.name] for c in clients if c.runtime == "node"), "interop-install put them in the cache"
     runnable = [c for c in clients if present[c.name]]
+    settings = Settings(target="replay:none")
+    events = {v: events_of(saved[v][0], settings) for v in variants}
+    wants = {(c.name, v): expected(c, events[v]) for c in runnable for v in variants}
     with ExitStack() as stack:  # one process per client reads every variant's stream in turn
         urls = [stack.enter_context(ReplayServer(saved[v][0], identity=True)).url("/") for v in variants]
 
         async def run_all():
-            return await asyncio.gather(*(run_client(c, present[c.name][1], urls, api_of(p), 120) for c in runnable))
+            return await asyncio.gather(*(
+                run_client(c, present[c.name][1], [(url, matcher(wants[c.name, v], p)) for url, v in zip(urls, variants)],
+                           api_of(p), 120) for c in runnable))
 
         deliveries = dict(zip((c.name for c in runnable), asyncio.run(run_all())))
-    settings = Settings(target="replay:none")
     for i, variant in enumerate(variants):
         s = saved[variant][0]
-        events = events_of(s, settings)
         misread = {}
         for c in runnable:
             findings = Findings(c.requirement)
-            compare(c, label(c, present[c.name][0]), deliveries[c.name][i], expected(c, events), s.body, events, p,
-                    findings)
+            compare(c, label(c, present[c.name][0]), deliveries[c.name][i], wants[c.name, variant], s.body,
+                    events[variant], p, findings)
             assert findings.not_judged is None, (variant, c.name, findings.not_judged)
             if findings.count:
                 misread[c.name] = findings.violations[0]
@@ -225,11 +228,16 @@ def _client(name: str):
     return next(c for c in CLIENTS if c.name == name)
 
 
-def _judge(client, delivery: Delivery, body: bytes, profile: str = "simple") -> Findings:
+def _judge(client, items: list, error: str | None, finished: bool, body: bytes, profile: str = "simple") -> Findings:
+    """What ``client`` is told, had it delivered ``items`` and then raised ``error`` (or not)."""
     p = load_profile(profile)
-    saved_events = events_of(_saved(body), Settings(target="replay:none"))
+    events = events_of(_saved(body), Settings(target="replay:none"))
+    want = expected(client, events)
+    delivery = Delivery(matcher(want, p), error=error, finished=finished)
+    for item in items:
+        delivery.take(item)
     findings = Findings(client.requirement)
-    compare(client, f"{client.name} 1.0", delivery, expected(client, saved_events), body, saved_events, p, findings)
+    compare(client, f"{client.name} 1.0", delivery, want, body, events, p, findings)
     return findings
 
 
@@ -247,8 +255,8 @@ BODY = b'data: {"content": "a"}\n\nretry: 5\n\ndata: {"content": "b"}\n\ndata: [
 
 
 def test_a_client_that_raises_is_told_with_the_place_and_the_cause():
-    delivery = Delivery([{"content": "a"}], "JSONDecodeError: Expecting value", True)
-    findings = _judge(_client("openai-python"), delivery, BODY, "openai-chat")
+    findings = _judge(_client("openai-python"), [{"content": "a"}], "JSONDecodeError: Expecting value", True, BODY,
+                      "openai-chat")
     [v] = findings.violations
     assert v.message == ("openai-python 1.0 raised JSONDecodeError: Expecting value after 1 chunk, before event 1 "
                          "(the 2nd); caused by: retry-only block (no data) at byte 24")
@@ -258,27 +266,25 @@ def test_a_client_that_raises_is_told_with_the_place_and_the_cause():
 
 
 def test_an_extra_event_and_a_dropped_one_are_told_apart():
-    extra = Delivery([["message", '{"content": "a"}'], ["message", ""], ["message", '{"content": "b"}'],
-                      ["message", "[DONE]"]], None, True)
-    [v] = _judge(_client("httpx-sse"), extra, BODY).violations
+    extra = [["message", '{"content": "a"}'], ["message", ""], ["message", '{"content": "b"}'], ["message", "[DONE]"]]
+    [v] = _judge(_client("httpx-sse"), extra, None, True, BODY).violations
     assert v.message.startswith("httpx-sse 1.0 delivered an item the WHATWG parse does not have, before event 1")
-    dropped = Delivery([["message", '{"content": "b"}'], ["message", "[DONE]"]], None, True)
-    [v] = _judge(_client("httpx-sse"), dropped, BODY).violations
+    dropped = [["message", '{"content": "b"}'], ["message", "[DONE]"]]
+    [v] = _judge(_client("httpx-sse"), dropped, None, True, BODY).violations
     assert v.message == "httpx-sse 1.0 dropped event 0 (the 1st); nothing unusual found between byte 0 and byte 24"
 
 
 def test_a_client_cut_short_by_the_deadline_is_not_judged_and_one_that_agrees_is_noted():
-    cut = _judge(_client("httpx-sse"), Delivery([["message", '{"content": "a"}']], None, False), BODY)
+    cut = _judge(_client("httpx-sse"), [["message", '{"content": "a"}']], None, False, BODY)
     assert cut.count == 0 and "when the interop step's 30 s ran out" in cut.not_judged
     items = [["message", '{"content": "a"}'], ["message", '{"content": "b"}'], ["message", "[DONE]"]]
-    agreed = _judge(_client("httpx-sse"), Delivery(items, None, True), BODY)
+    agreed = _judge(_client("httpx-sse"), items, None, True, BODY)
     assert agreed.count == 0 and agreed.notes == ["httpx-sse 1.0: delivered the 3 events the WHATWG parse gives"]
 
 
 def test_an_sdk_raising_for_an_error_the_stream_reports_is_right():
     body = b'data: {"content": "a"}\n\ndata: {"error": {"message": "overloaded"}}\n\ndata: [DONE]\n\n'
-    raised = Delivery([{"content": "a"}], "APIError: overloaded", True)
-    findings = _judge(_client("openai-python"), raised, body, "openai-chat")
+    findings = _judge(_client("openai-python"), [{"content": "a"}], "APIError: overloaded", True, body, "openai-chat")
     assert findings.count == 0 and findings.notes[0].endswith("then raised for the error the stream reports")
 
 
@@ -291,3 +297,11 @@ def test_node_clients_are_found_where_interop_install_puts_them(node_clients, tm
         assert version.split(" ")[0] == NODE_PINS[_client(name).package] and root.endswith("node")
     monkeypatch.setenv("SSE_CONFORMANCE_CACHE", str(tmp_path / "empty"))
     assert installed(_client("eventsource-parser")) is None
+
+
+def test_what_a_client_delivers_is_matched_as_it_comes_and_not_kept():
+    delivery = Delivery(lambda i, item: item == i)
+    for n in [*range(5000), -1, 5000, *range(5001, 10000)]:
+        delivery.take(n)
+    assert (delivery.count, delivery.first, delivery.differing, delivery.following) == (10001, 5000, -1, 5000)
+    assert not any(isinstance(value, list) for value in vars(delivery).values())  # no list of items held

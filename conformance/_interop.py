@@ -149,8 +149,8 @@ def compare(client: Client, label: str, delivery: Delivery, want: Expected, body
     count = delivery.count
     first = delivery.first if delivery.first is not None else min(count, len(want))
     if not delivery.finished and delivery.first is None:
-        findings.not_judged = (f"{label} had delivered {_noun(client, count)} of {len(want)} when the "
-                               f"interop step's {INTEROP_SECONDS:g} s ran out")
+        findings.not_judged = f"{label} had delivered {_noun(client, count)} of {len(want)} when " + (
+            delivery.ended or f"the interop step's {INTEROP_SECONDS:g} s ran out")
         return
     raised_right = want.raises_at is not None and delivery.error is not None
     if delivery.first is None and count == len(want) and (delivery.error is None) == (want.raises_at is None):

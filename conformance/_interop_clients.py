@@ -114,7 +114,7 @@ class Delivery:
     following: Any = None  # the item after it
     error: str | None = None  # what it raised ("JSONDecodeError: Expecting value ...")
     finished: bool = False  # it reached the end (or raised); False: cut by the deadline, or it crashed
-    stderr: str = ""
+    ended: str | None = None  # why its process stopped before it finished, if not the deadline
 
     def take(self, item: Any) -> None:
         i, self.count = self.count, self.count + 1
@@ -207,16 +207,19 @@ async def run_client(client: Client, root: str, streams: Sequence[tuple[str, Cal
         async for line in process.stdout:
             _take(deliveries, line)
 
-    async def errors() -> None:
+    async def errors() -> str:
         assert process.stderr is not None
-        text = (await process.stderr.read(OUTPUT_LIMIT)).decode("utf-8", "replace")[-2000:]
-        for delivery in deliveries:
-            delivery.stderr = text
+        return (await process.stderr.read(OUTPUT_LIMIT)).decode("utf-8", "replace")
 
     try:
         async with asyncio.timeout(seconds):
-            await asyncio.gather(read(), errors())
+            _, stderr = await asyncio.gather(read(), errors())
             await process.wait()
+        last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+        for delivery in deliveries:  # the process is gone; a stream it never finished, it never will
+            if not delivery.finished:
+                delivery.ended = (f"its process ended (exit status {process.returncode}) before it finished"
+                                  + (f": {last[:ERROR_LIMIT]}" if last else ""))
     except (TimeoutError, ValueError):  # ValueError: a line longer than OUTPUT_LIMIT
         pass
     finally:

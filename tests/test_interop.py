@@ -70,7 +70,7 @@ def node_clients() -> str | None:
     """Install the pinned Node.js clients into the suite's cache (once; bounded); None if they
     are there, else why not."""
     try:
-        install_node_clients(timeout=180)
+        install_node_clients(timeout=120)
     except RuntimeError as exc:
         return str(exc)
     return None
@@ -168,6 +168,11 @@ def test_a_bom_run_reports_that_the_openai_sdk_drops_the_first_event(pytester, r
                         "-k", "not INTEROP or OPENAI-PYTHON")  # the one client: the step runs only those asked for
     assert failing.ret == 1 and failing.report["verdict"] == "does-not-conform"
     assert failing.failed == {"INTEROP-OPENAI-PYTHON"}
+    # Replayed offline, the saved exchange gives the client the same bytes, and the same finding.
+    replay = run_suite(pytester, "replay:reports/sse-conformance.transcript.json.gz", *INTEROP_ON,
+                       "-k", "INTEROP-OPENAI-PYTHON")
+    [again] = [e for e in replay.report["requirements"] if e["id"] == "INTEROP-OPENAI-PYTHON"]
+    assert (again["result"], again["message"]) == ("warning", entry["message"])
 
 
 def test_a_plain_stream_gives_no_finding_even_when_findings_fail(pytester, reference):
@@ -305,3 +310,15 @@ def test_what_a_client_delivers_is_matched_as_it_comes_and_not_kept():
         delivery.take(n)
     assert (delivery.count, delivery.first, delivery.differing, delivery.following) == (10001, 5000, -1, 5000)
     assert not any(isinstance(value, list) for value in vars(delivery).values())  # no list of items held
+
+
+def test_a_client_whose_process_dies_is_not_judged_and_says_why(monkeypatch, tmp_path):
+    runner = tmp_path / "client.py"
+    runner.write_text("import sys\nprint('{\"at\": 0, \"item\": 1}')\nsys.exit('the runner broke')\n")
+    monkeypatch.setattr("conformance._interop_clients.PYTHON_RUNNER", runner)
+    [delivery] = asyncio.run(run_client(_client("httpx-sse"), "", [("http://127.0.0.1:9/", lambda i, item: True)],
+                                        "simple", 30))
+    assert (delivery.count, delivery.finished) == (1, False)
+    assert delivery.ended == "its process ended (exit status 1) before it finished: the runner broke"
+    findings = _judge(_client("httpx-sse"), [], None, False, BODY)
+    assert "when the interop step's 30 s ran out" in findings.not_judged

@@ -32,7 +32,7 @@ from jsonschema.exceptions import best_match
 
 from . import __version__
 from ._model import Ending, EndKind
-from ._recording import BLOCK, BodyRecording
+from ._recording import BodyRecording
 from ._redact import MARK, Redactor, redact_url
 from ._report import atomic_file
 from ._schemas import load_schema

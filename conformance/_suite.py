@@ -15,7 +15,8 @@ from ._profile import Profile
 from ._rules import Outcome, Verdict, instantiate, judge, watching
 from ._recording import BodyRecording
 from ._settings import Settings
-from ._transcript import WALL_CLOCK, Clock, Evidence, Limits, Observer, RequestSpec, Tap, Transcript, capture, make_client
+from ._transcript import (WALL_CLOCK, Clock, Evidence, Limits, Observer, RequestSpec, Tap, Transcript, capture,
+                          make_client)
 from ._transport import Transport
 
 __all__ = ["Canonical", "NotJudged", "run_canonical", "request_for", "checked_exchange", "failures", "not_judged",
@@ -105,16 +106,15 @@ def run_canonical(url: str, settings: Settings, profile: Profile, budget: Budget
     request = request_for(url, settings, canonical_body(settings, profile))
     recordings: list[BodyRecording] = []  # one per attempt: a retry records afresh
 
-    def attempt() -> Awaitable[tuple[Transcript, list[Verdict]]]:
-        recordings.append(BodyRecording())
-        return checked_exchange(client, request, profile, settings.limits, tap=recordings[-1])
-
     async def run() -> Sent[tuple[Transcript, list[Verdict]]]:
-        nonlocal client
         async with make_client(url) as client:
+
+            def attempt() -> Awaitable[tuple[Transcript, list[Verdict]]]:
+                recordings.append(BodyRecording())
+                return checked_exchange(client, request, profile, settings.limits, tap=recordings[-1])
+
             return await budget.send("canonical", attempt, lambda r: r[0])
 
-    client: Transport
     sent = asyncio.run(run())
     for earlier in recordings[:-1]:
         earlier.close()

@@ -295,7 +295,8 @@ class Suite:
         if self.role == "worker":
             output = session.config.workeroutput  # type: ignore[attr-defined]
             output["sse_conformance_report"] = doc
-            path = self.transcript.for_worker(session.config.workerinput.get("workerid", ""))  # type: ignore[attr-defined]
+            worker = session.config.workerinput.get("workerid", "")  # type: ignore[attr-defined]
+            path = self.transcript.for_worker(worker)
             output["sse_conformance_transcript"] = str(path) if save(path) else ""
             return
         if self.role == "controller":

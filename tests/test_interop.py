@@ -61,8 +61,8 @@ MISREAD: dict[str, dict[str, set[str]]] = {
     },
 }
 # The feature each variant's findings must name.
-CAUSE = {"bom": "BOM at byte 0", "cr": "lone CR line ending at byte", "retry-only": "retry-only block (no data) at byte",
-         "event-no-data": "event-only block (no data) at byte"}
+CAUSE = {"bom": "BOM at byte 0", "cr": "lone CR line ending at byte",
+         "retry-only": "retry-only block (no data) at byte", "event-no-data": "event-only block (no data) at byte"}
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +112,7 @@ def test_clients_misread_exactly_the_documented_variants(reference, node_clients
 
         async def run_all():
             return await asyncio.gather(*(
-                run_client(c, present[c.name][1], [(url, matcher(wants[c.name, v], p)) for url, v in zip(urls, variants)],
+                run_client(c, present[c.name][1], [(u, matcher(wants[c.name, v], p)) for u, v in zip(urls, variants)],
                            api_of(p), 120) for c in runnable))
 
         deliveries = dict(zip((c.name for c in runnable), asyncio.run(run_all())))
@@ -180,7 +180,8 @@ def test_a_plain_stream_gives_no_finding_even_when_findings_fail(pytester, refer
                     "--sse-strict", "--sse-interop", "fail")
     present = {c.requirement.id for c in CLIENTS if c.speaks(("openai-chat",)) and installed(c)}
     assert run.ret == 0 and run.report["verdict"] == "conforms", run.output
-    assert {rid for rid, outcome in run.outcomes.items() if rid.startswith("INTEROP-") and outcome == "passed"} == present
+    passed = {rid for rid, outcome in run.outcomes.items() if rid.startswith("INTEROP-") and outcome == "passed"}
+    assert passed == present
 
 
 @pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from conformance import REGISTRY, load_profile
+from conformance import REGISTRY
 from conformance import _recording as recording
 from conformance._model import Ending, EndKind
 from conformance._recording import BodyRecording

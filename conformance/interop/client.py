@@ -28,7 +28,8 @@ def openai_python(url: str, profile: str) -> Iterator[Any]:
     if profile in RESPONSES:
         stream: Any = client.responses.create(model="interop", input="interop", stream=True)
     else:
-        stream = client.chat.completions.create(model="interop", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+        stream = client.chat.completions.create(
+            model="interop", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
     for chunk in stream:
         yield chunk.to_dict()
 
@@ -37,7 +38,8 @@ def anthropic_python(url: str, profile: str) -> Iterator[Any]:
     import anthropic
 
     client = anthropic.Anthropic(base_url=url, api_key="interop", max_retries=0)
-    for event in client.messages.create(model="interop", max_tokens=64, messages=MESSAGES, stream=True):  # type: ignore[arg-type]
+    stream = client.messages.create(model="interop", max_tokens=64, messages=MESSAGES, stream=True)  # type: ignore
+    for event in stream:
         yield event.to_dict()
 
 

@@ -1,4 +1,6 @@
-"""``python -m conformance requirements``: print the requirement catalogue as Markdown."""
+"""``python -m conformance requirements``: print the requirement catalogue as Markdown.
+``python -m conformance interop-install``: install the Node.js client libraries of the interop
+step (the versions of ``interop/package.json``) into the suite's cache, with npm."""
 
 from __future__ import annotations
 
@@ -15,12 +17,25 @@ def requirements_table() -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str]) -> int:
-    if argv[1:] != ["requirements"]:
-        print("usage: python -m conformance requirements", file=sys.stderr)
-        return 2
-    print(requirements_table())
+def interop_install() -> int:
+    from ._interop_clients import install_node_clients
+
+    try:
+        print(install_node_clients())
+    except RuntimeError as exc:
+        print(f"interop-install: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv[1:] == ["requirements"]:
+        print(requirements_table())
+        return 0
+    if argv[1:] == ["interop-install"]:
+        return interop_install()
+    print("usage: python -m conformance requirements | interop-install", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

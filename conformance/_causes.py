@@ -11,7 +11,17 @@ import zlib
 
 import httpx
 
-__all__ = ["transport_cause", "unreachable"]
+__all__ = ["transport_cause", "unreachable", "RecordedCause"]
+
+
+class RecordedCause(Exception):
+    """An error as a saved transcript recorded it, raised again by a replay: its cause is
+    the recorded text, and whether no connection could be made."""
+
+    def __init__(self, cause: str, unreachable: bool = False) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.unreachable = unreachable
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -54,6 +64,8 @@ def _text(error: BaseException) -> str:
 def transport_cause(exc: BaseException) -> str:
     """One line: the cause in plain words where it is known, with the error behind it;
     otherwise the error as raised and its innermost reason."""
+    if isinstance(exc, RecordedCause):
+        return exc.cause
     chain = _chain(exc)
     exc = chain[0]
     for error in reversed(chain):  # the innermost error knows the cause best
@@ -74,6 +86,8 @@ def unreachable(exc: BaseException) -> bool:
     resolve, no route, TLS refused): the target could not be asked, so it cannot be judged.
     A connection made and then dropped, or left silent, is the target's doing, not this."""
     for error in _chain(exc):
+        if isinstance(error, RecordedCause):
+            return error.unreachable
         if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, socket.gaierror, ssl.SSLError)):
             return True
         aiohttp = sys.modules.get("aiohttp")  # the concurrent transport, when it was imported

@@ -38,7 +38,7 @@ __all__ = ["HtmlReport", "Row", "banner", "filters", "requirement_table", "evide
 
 Doc = dict[str, Any]
 
-LEVELS = ("MUST", "SHOULD")
+LEVELS = ("MUST", "SHOULD", "INTEROP")
 # The table's order: what the suite could not judge for an error of its own, then what the
 # endpoint broke, then what it should fix, then what could not be judged, then what it met.
 # A result not listed here (one a later report format adds) goes before "skipped".
@@ -78,18 +78,21 @@ def banner(doc: Doc | None, target: str, rows: Sequence[Row] = ()) -> str:
         "strict (--sse-strict): a MUST or SHOULD requirement not met fails the run"
         if doc["strict"]
         else "default strictness: a MUST requirement not met fails the run; SHOULD ones are warnings"
-    )
+    ) + {"fail": "; a client library that misreads the stream, or is not installed, fails it too (--sse-interop "
+                 "fail)", "off": "; no client library was run (--sse-interop off)"}.get(doc.get("interop", ""),
+                                                                                     "; INTEROP findings are warnings")
     shown = doc["target"]["url"] + (" (reference server)" if doc["target"]["reference_server"] else "")
     facts = [
         ("target", shown),
+        *([("replayed from", doc["replay"]["file"])] if doc.get("replay") else []),
         ("profile", doc["profile"]),
         ("date", doc["date"]),
         ("suite", f"{doc['suite']['name']} {doc['suite']['version']}"),
         *([("requests", sent_line(doc["requests"]))] if doc.get("requests") else []),
     ]
-    results = sorted({r for level in LEVELS for r in doc["summary"][level]}, key=_rank)
+    results = sorted({r for level in LEVELS for r in doc["summary"].get(level, {})}, key=_rank)
     counts = ["<tr><th>level</th>" + "".join(f"<th>{esc(result_word(r))}</th>" for r in results) + "</tr>"]
-    for level in LEVELS:
+    for level in (lvl for lvl in LEVELS if lvl in doc["summary"]):
         row = doc["summary"][level]
         counts.append(
             f"<tr><th>{level}</th>"

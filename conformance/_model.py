@@ -11,6 +11,9 @@ __all__ = ["Level", "Requirement", "Violation", "Ending", "EndKind", "ordinal"]
 class Level(str, enum.Enum):
     MUST = "MUST"
     SHOULD = "SHOULD"
+    # Not the protocol's: whether a real client library reads the stream as the spec says.
+    # Counted only when the run asks for it (--sse-interop fail), whatever --sse-strict says.
+    INTEROP = "INTEROP"
 
 
 @dataclass(frozen=True)

@@ -84,23 +84,25 @@ class Redactor:
         self.forms = sorted(forms.values(), key=lambda f: len(f.text), reverse=True)
 
     def __call__(self, text: str) -> str:
+        out, last = [], 0
+        for start, end in self.spans(text):
+            if start >= last:
+                out += [text[last:start], MARK]
+                last = end
+        return "".join([*out, text[last:]]) if out else text
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where secrets stand in ``text``: (start, end) ranges, in order, overlaps merged
+        (a range of escapes maps to the escaped text's own)."""
         if not self.forms or not text:
-            return text
+            return []
         view, origin = _unescaped(text)
         view, origin = _unescaped(view, origin)  # once more: an escape of an escape
         folded = _lower(view)
         spans = []
         for form in self.forms:
             spans += _found(folded if form.fold else view, form)
-        if not spans:
-            return text
-        out, last = [], 0
-        for start, end in _merged(spans):
-            start, end = origin[start], origin[end]
-            if start >= last:
-                out += [text[last:start], MARK]
-                last = end
-        return "".join([*out, text[last:]])
+        return [(origin[start], origin[end]) for start, end in _merged(spans)]
 
 
 def _derived(secret: str) -> list[tuple[str, bool]]:

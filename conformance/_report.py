@@ -13,17 +13,17 @@ import json
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 
-from . import __version__
+from . import __version__, _schemas as schemas
 from ._model import Level, Violation
 from ._redact import MARK, Redactor, redact_url
 from ._render import visible_rows, visible_text
@@ -39,8 +39,10 @@ __all__ = [
     "build_report",
     "requirement_entry",
     "result_of",
+    "counts_against",
     "write_report",
     "write_atomically",
+    "atomic_file",
     "HtmlReportFile",
     "load_schema",
 ]
@@ -60,26 +62,36 @@ class Result(str, enum.Enum):
 
 
 
-def result_of(verdict: Verdict, strict: bool) -> Result:
+def counts_against(level: Level, strict: bool, interop: bool = False) -> bool:
+    """Whether a requirement of ``level`` not met (or not judged) counts against the run: a
+    MUST always, a SHOULD with --sse-strict, an INTEROP with --sse-interop fail only."""
+    if level is Level.INTEROP:
+        return interop
+    return strict or level is Level.MUST
+
+
+def result_of(verdict: Verdict, strict: bool, interop: bool = False) -> Result:
     if verdict.outcome is Outcome.PASSED:
         return Result.PASSED
     if verdict.outcome is Outcome.FAILED:
-        return Result.FAILED if strict or verdict.requirement.level is Level.MUST else Result.WARNING
+        return Result.FAILED if counts_against(verdict.requirement.level, strict, interop) else Result.WARNING
     if verdict.outcome is Outcome.NOT_JUDGED:
         return Result.NOT_JUDGED
     return Result.SKIPPED
 
 
-def run_verdict(results: Iterable[tuple[Level, Result, Outcome]], strict: bool, canonical_unjudged: bool) -> str:
+def run_verdict(
+    results: Iterable[tuple[Level, Result, Outcome]], strict: bool, canonical_unjudged: bool, interop: bool = False
+) -> str:
     """A requirement not met decides it, and so does one moot because another failed (that
     other may be deselected, with -k); else a canonical exchange the suite could not judge,
-    or a requirement it could not judge where it would count (a MUST, or any with
-    --sse-strict), leaves the run not judged."""
+    or a requirement it could not judge where it would count (a MUST, a SHOULD with
+    --sse-strict, an INTEROP with --sse-interop fail), leaves the run not judged."""
     results = list(results)
     if any(result is Result.FAILED or outcome is Outcome.BLOCKED for _, result, outcome in results):
         return "does-not-conform"
     if canonical_unjudged or any(
-        result is Result.NOT_JUDGED and (strict or level is Level.MUST) for level, result, _ in results
+        result is Result.NOT_JUDGED and counts_against(level, strict, interop) for level, result, _ in results
     ):
         return "not-judged"
     return "conforms"
@@ -92,10 +104,10 @@ class Tally:
     counts: dict[Level, Counter[Result]]
 
     @classmethod
-    def of(cls, verdicts: Iterable[Verdict], strict: bool) -> Tally:
+    def of(cls, verdicts: Iterable[Verdict], strict: bool, interop: bool = False) -> Tally:
         counts: dict[Level, Counter[Result]] = {level: Counter() for level in Level}
         for v in verdicts:
-            counts[v.requirement.level][result_of(v, strict)] += 1
+            counts[v.requirement.level][result_of(v, strict, interop)] += 1
         return cls(counts)
 
 
@@ -112,6 +124,12 @@ class RunInfo:
     masked_headers: frozenset[tuple[str, str]]  # (lower-case name, value) given with --sse-header
     not_judged: tuple[str, str] | None = None  # (cause, what to check) when the canonical exchange could not be
     requests: dict[str, Any] | None = None  # what the run sent (the budget's ledger) and planned
+    interop: str = "warn"  # --sse-interop: whether interop findings count ("fail"), or are warnings
+    replay: dict[str, Any] | None = None  # the transcript a replay: target judged (file, date, target)
+
+    @property
+    def interop_fails(self) -> bool:
+        return self.interop == "fail"
 
 
 class _Text:
@@ -131,7 +149,7 @@ class _Text:
 def build_report(t: Transcript, verdicts: Sequence[Verdict], run: RunInfo, redact: Redactor) -> dict[str, Any]:
     """The report document of a run: the exchange, and the verdicts of the requirements it judged."""
     text = _Text(redact)
-    tally = Tally.of(verdicts, run.strict)
+    tally = Tally.of(verdicts, run.strict, run.interop_fails)
     return {
         "report_format": REPORT_FORMAT,
         "suite": {"name": "sse-conformance", "version": __version__},
@@ -139,12 +157,14 @@ def build_report(t: Transcript, verdicts: Sequence[Verdict], run: RunInfo, redac
         "target": {"url": text(run.target), "reference_server": run.reference_server},
         "profile": run.profile,
         "strict": run.strict,
-        "verdict": run_verdict(((v.requirement.level, result_of(v, run.strict), v.outcome) for v in verdicts),
-                               run.strict, run.not_judged is not None),
+        "interop": run.interop,
+        "replay": None if run.replay is None else {k: text(str(v)) for k, v in run.replay.items()},
+        "verdict": run_verdict(((v.requirement.level, result_of(v, run.strict, run.interop_fails), v.outcome)
+                                for v in verdicts), run.strict, run.not_judged is not None, run.interop_fails),
         "cause": _cause(run, verdicts, text),
         "summary": {level.value: {r.value: tally.counts[level][r] for r in Result} for level in Level},
         "requests": run.requests,
-        "requirements": [requirement_entry(v, run.strict, redact) for v in verdicts],
+        "requirements": [requirement_entry(v, run.strict, redact, run.interop_fails) for v in verdicts],
         "exchange": _exchange(t, run, text),
         "timings": _timings(t),
     }
@@ -155,14 +175,17 @@ def _cause(run: RunInfo, verdicts: Sequence[Verdict], text: _Text) -> dict[str, 
     if run.not_judged is not None:
         cause, check = run.not_judged
         return {"cause": text(cause), "check": text(check), "canonical": True}
-    unjudged = [v for v in verdicts if result_of(v, run.strict) is Result.NOT_JUDGED
-                and (run.strict or v.requirement.level is Level.MUST)]
+    unjudged = [v for v in verdicts if result_of(v, run.strict, run.interop_fails) is Result.NOT_JUDGED
+                and counts_against(v.requirement.level, run.strict, run.interop_fails)]
     if not unjudged:
         return None
     first = unjudged[0]
     ids = ", ".join(v.requirement.id for v in unjudged)
     reason = first.reason.removeprefix("not judged: ")
-    if "deadline" in reason:
+    if all(v.requirement.level is Level.INTEROP for v in unjudged):
+        check = ("the client libraries --sse-interop fail needs: pip install 'sse-conformance[interop]', and for "
+                 "Node.js's, python -m conformance interop-install")
+    elif "deadline" in reason:
         check = "--sse-deadline, and how long the target takes"
     elif "credentials" in reason:
         check = "the --sse-header values, and that the key is accepted on every request"
@@ -184,7 +207,7 @@ def merge_reports(docs: Sequence[dict[str, Any]], order: Sequence[str]) -> dict[
         summary[entry["level"]][entry["result"]] += 1
     canonical_unjudged = any((doc.get("cause") or {}).get("canonical") for doc in docs)
     verdict = run_verdict(((Level(e["level"]), Result(e["result"]), Outcome(e["outcome"])) for e in listed),
-                          docs[0]["strict"], canonical_unjudged)
+                          docs[0]["strict"], canonical_unjudged, docs[0].get("interop") == "fail")
     cause = next((doc["cause"] for doc in docs if doc.get("cause")), None) if verdict == "not-judged" else None
     return {**docs[0], "verdict": verdict, "cause": cause, "summary": summary, "requests": _merged_requests(docs),
             "requirements": listed}
@@ -210,7 +233,7 @@ def _merged_requests(docs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     return merged
 
 
-def requirement_entry(v: Verdict, strict: bool, redact: Redactor) -> dict[str, Any]:
+def requirement_entry(v: Verdict, strict: bool, redact: Redactor, interop: bool = False) -> dict[str, Any]:
     """One requirement's result and violations, as the report lists it."""
     text = _Text(redact)
     req = v.requirement
@@ -225,7 +248,7 @@ def requirement_entry(v: Verdict, strict: bool, redact: Redactor) -> dict[str, A
         "source": req.source,
         "source_url": req.url or None,
         "outcome": v.outcome.value,
-        "result": result_of(v, strict).value,
+        "result": result_of(v, strict, interop).value,
         "message": text(message),
         "violation_count": v.count,
         "violations": [_violation(viol, text) for viol in v.violations],
@@ -318,12 +341,20 @@ def write_atomically(path: Path, text: str) -> None:
     Every string from the target was made visible before (lone surrogates too); should one
     have escaped that, it is written as a backslash escape (in JSON, the escape of that very
     code point) rather than failing the write."""
+    with atomic_file(path) as f:
+        f.write(text.encode("utf-8", "backslashreplace"))
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A new file beside ``path``, open for writing, renamed over ``path`` once the block
+    ends without error, and removed if it raises."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
     try:
         # Created as open() creates a file (mode 0o666 less the umask), and only by us.
         with open(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
-            f.write(text.encode("utf-8", "backslashreplace"))
+            yield f
         os.replace(part, path)
     except BaseException:
         part.unlink(missing_ok=True)
@@ -346,4 +377,4 @@ class HtmlReportFile:
 
 def load_schema() -> dict[str, Any]:
     """The JSON Schema (2020-12) of the report document."""
-    return json.loads(resources.files(__package__).joinpath("schemas/report.schema.json").read_text("utf-8"))
+    return schemas.load_schema("report")

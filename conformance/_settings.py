@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
@@ -29,9 +29,14 @@ from ._budget import DEPTHS, Depth, RetryBudget
 from ._redact import Redactor, redact_url, url_secrets
 from ._transcript import Limits
 
-__all__ = ["Settings", "add_options", "read_settings", "report_dir_given", "REFERENCE"]
+if TYPE_CHECKING:
+    from ._saved import Saved
+
+__all__ = ["Settings", "add_options", "read_settings", "report_dir_given", "REFERENCE", "REPLAY", "INTEROP_MODES"]
 
 REFERENCE = "reference"
+REPLAY = "replay:"
+INTEROP_MODES = ("warn", "fail", "off")
 T = TypeVar("T")
 
 
@@ -48,8 +53,9 @@ class Option:
 
 
 OPTIONS = [
-    Option("target", "URL of the streaming endpoint to check, or 'reference' for the bundled server "
-           "(runs the conformance suite instead of collecting tests)", metavar="URL"),
+    Option("target", "URL of the streaming endpoint to check, 'reference' for the bundled server, or "
+           "'replay:FILE' for a saved transcript (runs the conformance suite instead of collecting tests)",
+           metavar="URL"),
     Option("sse-profile", "API dialect: a built-in name (default 'simple') or a profile directory", metavar="NAME|DIR"),
     Option("sse-header", "extra request header 'Name: value', repeatable; values are never shown",
            kind="linelist", metavar="HEADER"),
@@ -80,6 +86,9 @@ OPTIONS = [
     Option("sse-max-line", "longest line accepted, e.g. 1MiB (default)", metavar="SIZE"),
     Option("sse-max-event", "largest event accepted, e.g. 8MiB (default)", metavar="SIZE"),
     Option("sse-max-body", "largest body read, e.g. 64MiB (default)", metavar="SIZE"),
+    Option("sse-interop", "real client libraries the canonical stream is replayed to: 'warn' (default: one that "
+           "misreads it is a warning, one not installed is not judged; neither changes the verdict), 'fail' (a "
+           "misreading fails the run, a client not installed leaves it NOT JUDGED) or 'off'", metavar="MODE"),
     Option("sse-report-dir", "where the HTML and JSON reports go, relative to the current directory "
            "(default 'reports'); pytest-html's --html, if given, still places the HTML", metavar="DIR"),
 ]
@@ -115,10 +124,17 @@ class Settings:
     retries: RetryBudget = field(default_factory=RetryBudget)
     deadline: float = 600.0
     report_dir: Path = Path("reports")  # relative to the current directory
+    interop: str = "warn"  # INTEROP_MODES
+    replay: Saved | None = None  # the transcript a replay: target names, read
 
     @property
     def is_reference(self) -> bool:
         return self.target == REFERENCE or self.target.startswith(REFERENCE + "?")
+
+    @property
+    def interop_fails(self) -> bool:
+        """Whether interop findings (and clients not installed) count towards the verdict."""
+        return self.interop == "fail"
 
     @property
     def secrets(self) -> list[str]:
@@ -128,7 +144,7 @@ class Settings:
     def credentials(self) -> str | None:
         """Which credentials go out when the target URL holds user info (the transports
         send them so, see ``with_credentials``); None when it holds none."""
-        if self.is_reference or not httpx.URL(self.target).userinfo:
+        if self.is_reference or self.replay is not None or not httpx.URL(self.target).userinfo:
             return None
         if any(name.lower() == "authorization" for name, _ in self.headers):
             return "--sse-header Authorization is sent; the user info in the URL is not (both were given)"
@@ -248,10 +264,10 @@ def _retries(raw: str) -> RetryBudget:
 
 def _target(raw: str) -> str:
     raw = str(raw).strip()
-    if raw == REFERENCE or raw.startswith(REFERENCE + "?"):
+    if raw == REFERENCE or raw.startswith(REFERENCE + "?") or raw.startswith(REPLAY):
         return raw
     if not re.match(r"^https?://[^/?#]+", raw, re.I):
-        raise ValueError("expected an http:// or https:// URL, or 'reference'" + _with_scheme(raw))
+        raise ValueError("expected an http:// or https:// URL, 'reference' or 'replay:FILE'" + _with_scheme(raw))
     try:
         url = httpx.URL(raw)
     except httpx.InvalidURL as exc:
@@ -286,6 +302,25 @@ def _with_scheme(raw: str) -> str:
     else:
         return ""  # one word: not plainly a host
     return f" (did you mean {redact_url(f'{scheme}://{raw}')!r}?)"
+
+
+def _saved(raw: str) -> Saved:
+    from ._saved import load_saved  # imported late: it needs the package loaded whole
+
+    path = Path(str(raw).strip().removeprefix(REPLAY))
+    if not str(path).strip():
+        raise ValueError("expected replay:FILE, the path of a saved transcript")
+    try:
+        return load_saved(path)
+    except ValueError as exc:
+        raise ValueError(f"cannot replay {str(path)!r}: {exc}") from None
+
+
+def _interop(raw: str) -> str:
+    mode = str(raw).strip().lower()
+    if mode not in INTEROP_MODES:
+        raise ValueError(f"expected one of {', '.join(INTEROP_MODES)}")
+    return mode
 
 
 def _request_file(raw: str) -> Path:
@@ -345,7 +380,10 @@ def read_settings(config: pytest.Config) -> Settings | None:
     if target is None:
         return None
     seed = _get(config, "sse-seed", _count, None)
-    defaults = Limits()
+    saved = _get(config, "target", _saved, None) if target.startswith(REPLAY) else None
+    # A replay is judged with the limits it was read with, and as the profile it was saved under,
+    # unless told otherwise.
+    defaults = saved.limits if saved is not None else Limits()
     limits = Limits(
         timeout=_get(config, "sse-timeout", _seconds, defaults.timeout),
         stream_timeout=_get(config, "sse-stream-timeout", _seconds, defaults.stream_timeout),
@@ -362,7 +400,7 @@ def read_settings(config: pytest.Config) -> Settings | None:
             "canonical stream alone may take that long; give a longer deadline or a shorter stream timeout")
     return Settings(
         target=target,
-        profile=_get(config, "sse-profile", str, "simple"),
+        profile=_get(config, "sse-profile", str, saved.profile if saved is not None else "simple"),
         headers=_get(config, "sse-header", _headers, ()),
         request_file=_get(config, "sse-request", _request_file, None),
         strict=bool(_get(config, "sse-strict", bool, False)),
@@ -377,4 +415,6 @@ def read_settings(config: pytest.Config) -> Settings | None:
         deadline=deadline,
         report_dir=_get(config, "sse-report-dir", partial(_directory, config.invocation_params.dir), None)
         or _default_report_dir(config),
+        interop=_get(config, "sse-interop", _interop, "warn"),
+        replay=saved,
     )

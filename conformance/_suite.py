@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +13,14 @@ from ._budget import Budget, Sent, busy
 from ._model import Ending, EndKind, Level
 from ._profile import Profile
 from ._rules import Outcome, Verdict, instantiate, judge, watching
+from ._recording import BodyRecording
 from ._settings import Settings
-from ._transcript import Chunk, Evidence, Limits, Observer, RequestSpec, Transcript, capture, make_client
+from ._transcript import (WALL_CLOCK, Chunk, Clock, Evidence, Limits, Observer, RequestSpec, Tap, Transcript,
+                          capture, make_client)
 from ._transport import Transport
 
-__all__ = ["Canonical", "NotJudged", "run_canonical", "request_for", "checked_exchange", "failures", "not_judged"]
+__all__ = ["Canonical", "NotJudged", "run_canonical", "request_for", "checked_exchange", "failures", "not_judged",
+           "judged"]
 
 # Answers that say "you may not ask", not "your request is wrong": nothing to judge yet.
 REFUSED_CREDENTIALS = {
@@ -40,6 +43,7 @@ class Canonical:
     transcript: Transcript
     verdicts: dict[str, Verdict]
     not_judged: NotJudged | None = None
+    recording: BodyRecording | None = None  # the body as it arrived, to save (``_saved.py``)
 
 
 def request_for(url: str, settings: Settings, body: Any) -> RequestSpec:
@@ -58,12 +62,15 @@ async def checked_exchange(
     profile: Profile,
     limits: Limits,
     observers: Iterable[Observer] = (),
+    clock: Clock = WALL_CLOCK,
+    tap: Tap | None = None,
 ) -> tuple[Transcript, list[Verdict]]:
     """One exchange, every rule (and any extra observer) watching it, judged."""
     evidence = Evidence()
     rules = instantiate(profile, limits, evidence)
     busy = _BusyError(profile)
-    transcript = await capture(client, request, profile, limits, [*watching(rules), *observers, busy], evidence)
+    transcript = await capture(client, request, profile, limits, [*watching(rules), *observers, busy], evidence,
+                               clock=clock, tap=tap)
     transcript.busy = busy.found
     return transcript, judge(rules, transcript)
 
@@ -111,19 +118,31 @@ def not_judged(t: Transcript, refused: str | None, settings: Settings) -> NotJud
 def run_canonical(url: str, settings: Settings, profile: Profile, budget: Budget) -> Canonical:
     """The canonical exchange: the profile's example request (or --sse-request)."""
     request = request_for(url, settings, canonical_body(settings, profile))
+    recordings: list[BodyRecording] = []  # one per attempt: a retry records afresh
 
     async def run() -> Sent[tuple[Transcript, list[Verdict]]]:
         async with make_client(url) as client:
-            return await budget.send(
-                "canonical", lambda: checked_exchange(client, request, profile, settings.limits), lambda r: r[0]
-            )
+
+            def attempt() -> Awaitable[tuple[Transcript, list[Verdict]]]:
+                recordings.append(BodyRecording())
+                return checked_exchange(client, request, profile, settings.limits, tap=recordings[-1])
+
+            return await budget.send("canonical", attempt, lambda r: r[0])
 
     sent = asyncio.run(run())
+    for earlier in recordings[:-1]:
+        earlier.close()
     if sent.result is None:  # cut by the run's deadline: nothing to show but the request
         stub = Transcript(request, Ending(EndKind.NO_RESPONSE, str(sent.refused), budget.deadline_seconds, 0))
         sent.result = stub, judge(instantiate(profile, settings.limits, Evidence()), stub)
-    transcript, verdicts = sent.result
-    why = not_judged(transcript, sent.refused, settings)
+        return judged(*sent.result, sent.refused, settings)
+    return judged(*sent.result, sent.refused, settings, recordings[-1])
+
+
+def judged(transcript: Transcript, verdicts: list[Verdict], refused: str | None, settings: Settings,
+           recording: BodyRecording | None = None) -> Canonical:
+    """The canonical exchange's verdicts, every one not judged if the exchange cannot be."""
+    why = not_judged(transcript, refused, settings)
     if why is not None:
         verdicts = [Verdict(v.requirement, Outcome.NOT_JUDGED, reason=f"not judged: {why.cause}") for v in verdicts]
-    return Canonical(transcript, {v.requirement.id: v for v in verdicts}, why)
+    return Canonical(transcript, {v.requirement.id: v for v in verdicts}, why, recording)

@@ -15,9 +15,9 @@ import re
 import sys
 import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import httpx
 
@@ -27,8 +27,8 @@ from ._parser import Event, EventStreamParser, Notice, Unterminated
 from ._profile import Profile
 from ._transport import Response, Transport, UndecodableBody, make_client, make_concurrent_client
 
-__all__ = ["Limits", "RequestSpec", "Chunk", "Evidence", "Transcript", "Observer", "capture", "make_client",
-           "make_concurrent_client"]
+__all__ = ["Limits", "RequestSpec", "Chunk", "Evidence", "Transcript", "Observer", "Clock", "Tap", "capture",
+           "make_client", "make_concurrent_client"]
 
 HEAD_BYTES = 1024
 ERROR_BODY_BYTES = 64 * 1024  # read of an answer other than 200: enough for any error body, and no stream
@@ -214,8 +214,24 @@ def _split_list(value: str) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
-def _now(t0: float) -> float:
-    return time.perf_counter() - t0
+T = TypeVar("T")
+Tap = Callable[[bytes, float], None]  # sees every piece of the body as read, with its arrival time
+
+
+class Clock:
+    """The time an exchange is recorded by: the wall clock (``perf_counter``), and waits
+    bounded by ``asyncio.timeout``. A replay (``_replay.py``) substitutes the times it
+    recorded, so a saved exchange is judged as it happened, not as fast as it is read back."""
+
+    now = staticmethod(time.perf_counter)
+
+    async def within(self, seconds: float, awaitable: Awaitable[T]) -> T:
+        """``awaitable``'s result, or TimeoutError once ``seconds`` have passed."""
+        async with asyncio.timeout(seconds):
+            return await awaitable
+
+
+WALL_CLOCK = Clock()
 
 
 class _Recorder:
@@ -407,6 +423,8 @@ async def capture(
     observers: Iterable[Observer] = (),
     evidence: Evidence | None = None,
     drop_after_events: int | None = None,
+    clock: Clock = WALL_CLOCK,
+    tap: Tap | None = None,
 ) -> Transcript:
     """Make one exchange through ``client`` (``_transport.py``) and record it. Never
     raises for anything the target does.
@@ -414,26 +432,28 @@ async def capture(
     Observers see each event as it is parsed; ``evidence`` (the body's head and recent
     bytes) is where they cut their excerpts from. With ``drop_after_events``, the client
     closes the connection once that many events have arrived, as a client that goes away.
+    ``tap`` sees every piece of the body as it was read (before any limit cuts it), with the
+    time ``clock`` gives it.
     """
     given = {name.lower() for name, _ in request.headers}
     headers = [(k, v) for k, v in DEFAULT_HEADERS if k.lower() not in given] + list(request.headers)
-    t0 = time.perf_counter()
+    t0 = clock.now()
     deadline = t0 + limits.stream_timeout
     t = Transcript(request=request, ending=Ending(EndKind.CLOSED, "", 0.0, 0))
     rec = _Recorder(t, profile, limits, observers, evidence or Evidence())
     wait = min(limits.timeout, limits.stream_timeout)
     try:
-        async with asyncio.timeout(wait):
-            response = await client.send(request.method, request.url, request.body, headers, t.sent_headers)
+        response = await clock.within(
+            wait, client.send(request.method, request.url, request.body, headers, t.sent_headers))
     except TimeoutError:
         detail = f"no response headers within {wait:g} s (--sse-timeout)"
-        t.ending = Ending(EndKind.NO_RESPONSE, detail, _now(t0), 0)
+        t.ending = Ending(EndKind.NO_RESPONSE, detail, clock.now() - t0, 0)
         return t
     except Exception as exc:  # noqa: BLE001 - whatever the transport raises, the target caused it
         kind = EndKind.UNREACHABLE if unreachable(exc) else EndKind.NO_RESPONSE
-        t.ending = Ending(kind, transport_cause(exc), _now(t0), 0)
+        t.ending = Ending(kind, transport_cause(exc), clock.now() - t0, 0)
         return t
-    t.headers_at = _now(t0)
+    t.headers_at = clock.now() - t0
     t.status = response.status
     t.reason = response.reason
     t.http_version = response.http_version
@@ -442,9 +462,9 @@ async def capture(
         # An error answer is not read as a stream: its start says what it is, and one that
         # goes on (a 429 whose body never ends) must not hold a slot for a whole stream.
         limits = replace(limits, max_body=min(limits.max_body, ERROR_BODY_BYTES))
-        deadline = min(deadline, time.perf_counter() + limits.timeout)
+        deadline = min(deadline, clock.now() + limits.timeout)
     try:
-        t.ending = await _read_body(response, rec, limits, t0, deadline, drop_after_events)
+        t.ending = await _read_body(response, rec, limits, t0, deadline, drop_after_events, clock, tap)
     finally:
         await response.aclose()
         rec.finish()
@@ -455,13 +475,14 @@ async def capture(
 
 
 async def _read_body(
-    response: Response, rec: _Recorder, limits: Limits, t0: float, deadline: float, drop_after: int | None
+    response: Response, rec: _Recorder, limits: Limits, t0: float, deadline: float, drop_after: int | None,
+    clock: Clock, tap: Tap | None,
 ) -> Ending:
     t = rec.t
     pieces = response.pieces()
     grace_deadline: float | None = None
     while True:
-        now = started = time.perf_counter()
+        now = started = clock.now()
         if grace_deadline is not None:
             # After the terminator, only the grace and the whole stream's deadline apply.
             if grace_deadline <= deadline:
@@ -473,18 +494,19 @@ async def _read_body(
         else:
             wait, why = limits.timeout, EndKind.IDLE_TIMEOUT
         try:
-            async with asyncio.timeout(max(wait, 0)):
-                piece = await anext(pieces)
+            piece = await clock.within(max(wait, 0), anext(pieces))
         except StopAsyncIteration:
-            return Ending(EndKind.CLOSED, "the server ended the response", _now(t0), rec.evidence.size)
+            return Ending(EndKind.CLOSED, "the server ended the response", clock.now() - t0, rec.evidence.size)
         except TimeoutError:
-            return _timeout_ending(why, rec, limits, _now(t0))
+            return _timeout_ending(why, rec, limits, clock.now() - t0)
         except UndecodableBody as exc:  # a content coding the suite will not inflate: one of its limits
-            return Ending(EndKind.LIMIT, str(exc), _now(t0), rec.evidence.size)
+            return Ending(EndKind.LIMIT, str(exc), clock.now() - t0, rec.evidence.size)
         except Exception as exc:  # noqa: BLE001 - as above: a broken read is the target's doing
-            return _broken_ending(exc, t, rec.evidence.size, _now(t0))
-        now = _now(t0)
+            return _broken_ending(exc, t, rec.evidence.size, clock.now() - t0)
+        now = clock.now() - t0
         rec.waited += t0 + now - started
+        if tap is not None:
+            tap(piece, now)
         if rec.evidence.size + len(piece) > limits.max_body:
             rec.piece(piece[: limits.max_body - rec.evidence.size], now)
             detail = f"body longer than {limits.max_body} bytes (--sse-max-body)"

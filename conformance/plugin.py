@@ -12,6 +12,7 @@ import dataclasses
 import json
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,12 @@ from ._catalogue import requirements
 from ._budget import Budget
 from ._probes import PROBES, Probe, ProbeContext, planned, probe_for, run_probes
 from ._probes_bad import bad_requests
-from ._report import (HtmlReportFile, Result, RunInfo, build_report, merge_reports, requirement_entry, result_of,
-                      write_report)
-from ._rules import Verdict
+from ._interop import InteropStep
+from ._interop_clients import CLIENTS, client_for
+from ._saved import TranscriptFile
+from ._report import (HtmlReportFile, Result, RunInfo, build_report, counts_against, merge_reports,
+                      requirement_entry, result_of, write_report)
+from ._rules import Outcome, Verdict
 from ._settings import Settings, add_options, read_settings, report_dir_given
 from ._suite import Canonical, canonical_body, run_canonical
 from ._usage import check_reference_query, check_request_body, forget_reports
@@ -117,17 +121,22 @@ class Suite:
         self.json_path = json_path
         self.role = role  # "controller" or "worker" under pytest-xdist, else ""
         self.worker_documents: list[dict[str, Any]] = []  # the controller's, from its workers
+        self.worker_transcripts: list[str] = []  # the controller's: its workers' saved exchanges, in that order
+        self.transcript = TranscriptFile(json_path.parent, settings.replay.path if settings.replay else None)
         self.server: Any = None
         self._canonical: Canonical | None = None
         self._failure: Exception | None = None
         self._probe_verdicts: dict[type[Probe], dict[str, Verdict] | Exception] = {}
         self.selected: list[type[Probe]] = list(PROBES)  # the probes whose requirements this run judges
+        self.interop = InteropStep(profile, settings, alone=role == "worker")
         self.budget: Budget | None = None
         self._started: datetime | None = None
         self._document: dict[str, Any] | None = None
         self._judged: dict[str, Verdict] = {}  # the verdicts of the items that ran, in run order
         self._cleanup = ExitStack()
-        if settings.is_reference and role == "controller":
+        if settings.replay is not None:
+            self.url = settings.replay.request.url  # as recorded, redacted; no request goes there
+        elif settings.is_reference and role == "controller":
             self.url = settings.target  # each worker starts its own
         elif settings.is_reference:
             from reference_server import ServerThread  # imported only when asked for
@@ -150,6 +159,12 @@ class Suite:
             try:
                 self._started = datetime.now(UTC)
                 s = self.settings
+                if s.replay is not None:
+                    from ._replay import replay_canonical
+
+                    self._started = datetime.fromisoformat(s.replay.date)
+                    self._canonical = replay_canonical(s.replay, s, self.profile)
+                    return self._canonical
                 self.budget = Budget(s.parallel, s.retries, s.deadline)
                 self._canonical = run_canonical(self.url, s, self.profile, self.budget)
             except Exception as exc:
@@ -161,8 +176,16 @@ class Suite:
         canonical = self.canonical()
         if requirement_id in canonical.verdicts:
             return canonical.verdicts[requirement_id]
+        if (client := client_for(requirement_id)) is not None:
+            return self.interop.verdict(client, canonical)
         cls = probe_for(requirement_id)
-        assert cls is not None and self.budget is not None, requirement_id
+        assert cls is not None, requirement_id
+        if self.settings.replay is not None:
+            from ._replay import NO_ENDPOINT
+
+            req = next(r for r in cls.requirements if r.id == requirement_id)
+            return Verdict(req, Outcome.NOT_APPLICABLE, reason=NO_ENDPOINT)
+        assert self.budget is not None, requirement_id
         if cls not in self._probe_verdicts:  # one probe run serves all its requirements
             # All the run's probes go at once, sharing the budget (under pytest-xdist, one worker
             # is given every item: see pytest_configure).
@@ -190,6 +213,9 @@ class Suite:
 
     @property
     def shown_target(self) -> str:
+        if self.settings.replay is not None:
+            saved = self.settings.replay
+            return f"replay of {saved.path} (recorded {saved.date} from {self.redact(redact_url(saved.target))})"
         if self.role == "controller" and self.settings.is_reference:
             return f"{self.redact(self.url)} (a reference server in each pytest-xdist worker)"
         shown = self.redact(redact_url(self.url))
@@ -209,6 +235,9 @@ class Suite:
                 masked_headers=frozenset((k.lower(), v) for k, v in self.settings.headers),
                 not_judged=(nj.cause, nj.check) if (nj := self._canonical.not_judged) else None,
                 requests=self.requests(),
+                interop=self.settings.interop,
+                replay=None if (saved := self.settings.replay) is None else {
+                    "file": str(saved.path), "date": saved.date, "target": saved.target},
             )
             self._document = build_report(self._canonical.transcript, [*self._judged.values()], run, self.redact)
         return self._document
@@ -232,12 +261,19 @@ class Suite:
         lines = [
             f"sse-conformance {__version__}: target {self.shown_target}",
             f"  profile {self.profile.name}; timeout {lim.timeout:g} s; stream timeout {lim.stream_timeout:g} s; "
-            f"done grace {lim.done_grace:g} s; strict {'on' if s.strict else 'off'}",
-            f"  own requests ({s.depth.name} depth): {s.examples} drawn (seed {s.seed}; --sse-seed {s.seed} "
-            f"reproduces), {s.concurrency} at once, {s.disconnects} dropped, bad requests; "
-            f"up to {s.parallel} in flight (the streams opened at once aside)",
-            self._budget_line(),
+            f"done grace {lim.done_grace:g} s; strict {'on' if s.strict else 'off'}; interop {s.interop}",
         ]
+        if s.replay is not None:
+            masked = f"; {plural(s.replay.redacted, 'secret')} masked in its body" if s.replay.redacted else ""
+            lines.append(f"  replaying a saved exchange at its recorded times: no request is sent, own-request "
+                         f"requirements are not applicable{masked}")
+        else:
+            lines += [
+                f"  own requests ({s.depth.name} depth): {s.examples} drawn (seed {s.seed}; --sse-seed {s.seed} "
+                f"reproduces), {s.concurrency} at once, {s.disconnects} dropped, bad requests; "
+                f"up to {s.parallel} in flight (the streams opened at once aside)",
+                self._budget_line(),
+            ]
         if s.headers:
             lines.append("  extra headers: " + ", ".join(f"{name}: <redacted>" for name, _ in s.headers))
         if s.credentials:
@@ -257,6 +293,7 @@ class Suite:
         # Deselected requirements (-k, node IDs) cost no requests: only their probes run.
         chosen = {item.name for item in session.items}
         self.selected = [p for p in PROBES if any(r.id in chosen for r in p.requirements)]
+        self.interop.selected = [c for c in CLIENTS if c.requirement.id in chosen]
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> pytest.CollectReport | None:
@@ -276,12 +313,22 @@ class Suite:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # A report left by an earlier run must not pass for this run's if this one makes none.
         forget_reports(self.json_path.parent, REPORT_NAMES)
+        self.transcript.clear()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         doc = self.document()
+        save = partial(self.transcript.save, self._canonical, self._started, self.url, self.settings, self.redact)
         if self.role == "worker":
-            session.config.workeroutput["sse_conformance_report"] = doc  # type: ignore[attr-defined]
+            output = session.config.workeroutput  # type: ignore[attr-defined]
+            output["sse_conformance_report"] = doc
+            worker = session.config.workerinput.get("workerid", "")  # type: ignore[attr-defined]
+            path = self.transcript.for_worker(worker)
+            output["sse_conformance_transcript"] = str(path) if save(path) else ""
             return
+        if self.role == "controller":
+            self.transcript.keep_first(self.worker_transcripts)
+        else:
+            save()
         if doc is not None:
             write_report(doc, self.json_path)
             # NOT JUDGED is no pass: a CI gate must not go green on an endpoint it could not judge.
@@ -302,18 +349,23 @@ class Suite:
             return
         tr = terminalreporter
         warned = [entry for entry in doc["requirements"] if entry["result"] == Result.WARNING.value]
-        if warned and tr.config.option.tbstyle != "no":
-            # Right after pytest's FAILURES, in their form: each with its evidence.
-            tr.write_sep("=", "SHOULD not met: warnings (--sse-strict fails them)")
-            for entry in warned:
-                tr.write_sep("_", f"{entry['id']} [{entry['level']}] {entry['title']}")
-                tr.write_line(render_entry(entry))
+        for level, title in ((Level.SHOULD, "SHOULD not met: warnings (--sse-strict fails them)"),
+                             (Level.INTEROP, "INTEROP: client libraries that misread this stream "
+                                             "(--sse-interop fail fails them)")):
+            shown = [entry for entry in warned if entry["level"] == level.value]
+            if shown and tr.config.option.tbstyle != "no":
+                # Right after pytest's FAILURES, in their form: each with its evidence.
+                tr.write_sep("=", title)
+                for entry in shown:
+                    tr.write_sep("_", f"{entry['id']} [{entry['level']}] {entry['title']}")
+                    tr.write_line(render_entry(entry))
         response, ending = doc["exchange"]["response"], doc["exchange"]["ending"]
         tr.write_sep("=", "sse-conformance")
         tr.write_line(f"target   {self.shown_target}")
         tr.write_line(f"verdict  {verdict_word(doc['verdict'])}{' (strict)' if self.settings.strict else ''}")
-        for level in (Level.MUST, Level.SHOULD):
-            tr.write_line(f"{level.value:<8} {self._counts(level, doc['summary'][level.value])}")
+        for level in Level:
+            if level is not Level.INTEROP or any(e["level"] == level.value for e in doc["requirements"]):
+                tr.write_line(f"{level.value:<8} {self._counts(level, doc['summary'][level.value])}")
         if doc.get("cause"):
             tr.write_line(f"cause    {doc['cause']['cause']}")
             tr.write_line(f"check    {doc['cause']['check']}")
@@ -331,17 +383,22 @@ class Suite:
             for note in entry["notes"]:
                 tr.write_line(f"{entry['id']}: {note}")
         tr.write_line(f"report   {self.json_path}")
+        if self.transcript.path.exists():
+            tr.write_line(f"saved    {self.transcript.path} (the exchange: --target replay:FILE judges it again)")
 
     def _counts(self, level: Level, counts: dict[str, int]) -> str:
         """``15 met, 1 failed, 2 not judged``: met, and what fails at this level and strictness,
         always; any other result (and any a later report format adds) when it occurred."""
-        fails = Result.FAILED if level is Level.MUST or self.settings.strict else Result.WARNING
+        s = self.settings
+        fails = Result.FAILED if counts_against(level, s.strict, s.interop_fails) else Result.WARNING
         shown = [r for r, n in counts.items() if n or r in (Result.PASSED.value, fails.value)]
         return ", ".join(result_count(r, counts[r]) for r in shown)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self._cleanup.close()
         self.server = None
+        if self._canonical is not None and self._canonical.recording is not None:
+            self._canonical.recording.close()
 
 
 class XdistController:
@@ -355,9 +412,11 @@ class XdistController:
         node.workerinput["sse_seed"] = self.suite.settings.seed
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        doc = getattr(node, "workeroutput", {}).get("sse_conformance_report")
+        output = getattr(node, "workeroutput", {})
+        doc = output.get("sse_conformance_report")
         if doc is not None:
             self.suite.worker_documents.append(doc)
+            self.suite.worker_transcripts.append(output.get("sse_conformance_transcript", ""))
 
 
 class SuiteCollector(pytest.Collector):
@@ -380,11 +439,12 @@ class RequirementItem(pytest.Item):
 
     def runtest(self) -> None:
         verdict = self.suite.record(self.requirement.id)
-        result = result_of(verdict, self.suite.settings.strict)
+        result = result_of(verdict, self.suite.settings.strict, self.suite.settings.interop_fails)
         # In JUnit XML too: a SHOULD warning passes, and CI dashboards should still see it.
         self.user_properties.append(("result", result.value))
         # Told from its report entry, as the reports tell it: redacted, made visible.
-        self.entry = requirement_entry(verdict, self.suite.settings.strict, self.suite.redact)
+        self.entry = requirement_entry(verdict, self.suite.settings.strict, self.suite.redact,
+                                       self.suite.settings.interop_fails)
         if result is Result.FAILED:
             raise NonConformance(render_entry(self.entry))
         if result is Result.NOT_JUDGED:

@@ -34,7 +34,7 @@ from starlette.types import Message, Receive, Scope, Send
 from conformance import load_profile
 
 from . import anthropic_messages, gemini, openai_chat, openai_responses, vendors
-from .faults import FAULTS, Fault
+from .faults import FAULTS, Fault, share_framing
 from .handling import Handling
 from .plan import Plan
 from .raw import RAW_EXTENSION
@@ -129,6 +129,8 @@ def dialect_for(path: str) -> Dialect | None:
 
 for _dialect in DIALECTS.values():  # every dialect plays real vendors' habits too
     vendors.register(_dialect.faults, _dialect.profile, load_profile(_dialect.profile).example)
+for _sdk in ("/v1/chat/completions", "/v1/messages", "/v1/responses"):  # the SDKs' dialects: their framing too
+    share_framing(DIALECTS[_sdk].faults)
 
 
 class PlanResponse(Response):

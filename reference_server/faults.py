@@ -17,7 +17,7 @@ from typing import Any
 from .handling import Handling
 from .plan import Frames, Plan, Refusal
 
-__all__ = ["Fault", "FAULTS", "STALL_SECONDS"]
+__all__ = ["Fault", "FAULTS", "STALL_SECONDS", "FRAMING", "share_framing"]
 
 # How long a stall lasts unless the client leaves first: longer than any test's timeout,
 # short enough that a forgotten server frees itself.
@@ -686,3 +686,37 @@ def _slow_steady(plan: Plan) -> None:
 @variant("extra-blank-lines", "sends two blank lines after every event (an empty event is not dispatched)")
 def _extra_blank_lines(plan: Plan) -> None:
     _edit(plan, lambda frames: [frame + plan.sep.encode() for frame in frames])
+
+
+@variant("retry-only", "sends a block holding only 'retry: 3000' before the second event (no data: nothing is "
+         "dispatched)")
+def _retry_only(plan: Plan) -> None:
+    _edit(plan, lambda frames: [frames[0], f"retry: 3000{plan.sep}{plan.sep}".encode(), *frames[1:]])
+
+
+@variant("event-no-data", "sends a block holding only 'event: keep-alive' before the second event (no data: "
+         "nothing is dispatched)")
+def _event_no_data(plan: Plan) -> None:
+    _edit(plan, lambda frames: [frames[0], f"event: keep-alive{plan.sep}{plan.sep}".encode(), *frames[1:]])
+
+
+LINE_SEPARATORS = "You\u2028asked\u2029:\u0085"  # in place of "You asked:", which every answer starts with
+
+
+@variant("line-separators", "puts U+2028, U+2029 and U+0085 in the answer's text, unescaped (legal in a JSON "
+         "string; only CR and LF end a line)")
+def _line_separators(plan: Plan) -> None:
+    mark = LINE_SEPARATORS.encode()
+    _edit(plan, lambda frames: [frame.replace(b"You asked:", mark) for frame in frames])
+
+
+# The framing variants any dialect's stream can take: the dialects of the client libraries the
+# interop step runs have them too (app.py), so that each SDK is shown reading them.
+FRAMING = ("bom", "crlf", "cr", "data-no-space", "comments", "fields", "retry-only", "event-no-data",
+           "line-separators")
+
+
+def share_framing(registry: dict[str, Fault]) -> None:
+    """Register the framing variants in a dialect's registry too (its own of a name stay)."""
+    for name in FRAMING:
+        registry.setdefault(name, FAULTS[name])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from conformance import Limits, RequestSpec, capture, load_profile
+from conformance._interop_clients import cache_dir
 from conformance._report import load_schema
 from conformance._transcript import make_concurrent_client
 from reference_server import ServerThread
@@ -31,8 +33,13 @@ FAST = [
     # The reference server shares this process (and its GIL): two own requests in flight at once
     # keep each well inside the 0.5 s timeout on a loaded machine.
     "--sse-parallel", "2",
+    # The client libraries take seconds of CPU to start; test_interop.py runs them.
+    "--sse-interop", "off",
 ]
 REPORT_SCHEMA = Draft202012Validator(load_schema())
+# pytester gives each run a HOME of its own: the suite's cache (the Node.js clients
+# interop-install puts there, test_interop.py) is named, so every run finds the same one.
+os.environ.setdefault("SSE_CONFORMANCE_CACHE", str(cache_dir()))
 SELF_TEST_TIMEOUT = 300  # seconds a self-test may take (pytest-timeout), far above any test's need
 
 

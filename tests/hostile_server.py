@@ -5,6 +5,9 @@ each request and answers it with whatever bytes the test hands it, unchecked."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import gzip
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,5 +112,12 @@ def artifacts_of(run: SuiteRun, pytester: pytest.Pytester) -> dict[str, str]:
     cache = pytester.path / ".cache"  # pytester's HOME: Hypothesis's Unicode table, nothing of the target's
     for path in pytester.path.rglob("*"):
         if path.is_file() and cache not in path.parents:
-            found[str(path.relative_to(pytester.path))] = path.read_text(encoding="utf-8", errors="replace")
+            name = str(path.relative_to(pytester.path))
+            if path.suffix == ".gz":  # a saved exchange: its JSON, and the body it holds as base64
+                text = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+                found[name + " (body)"] = base64.b64decode(json.loads(text)["body"]["base64"]).decode(
+                    "utf-8", "replace")
+                found[name] = text
+            else:
+                found[name] = path.read_text(encoding="utf-8", errors="replace")
     return found

@@ -57,6 +57,7 @@ def test_ini_twin_sets_an_option_and_the_command_line_wins(pytester, reference):
         ([], "sse_stream_timeout = -1", "Invalid value '-1' from ini option sse_stream_timeout"),
         (["--sse-max-line", "big"], "", "Invalid value 'big' from --sse-max-line"),
         (["--sse-profile", "nope"], "", "unknown profile 'nope'"),
+        (["--sse-interop", "loud"], "", "Invalid value 'loud' from --sse-interop: expected one of warn, fail, off"),
     ],
 )
 def test_bad_values_say_where_they_came_from(pytester, reference, args, ini, message):
@@ -70,7 +71,7 @@ def test_bad_values_say_where_they_came_from(pytester, reference, args, ini, mes
 def test_a_target_that_is_not_a_url_is_a_usage_error(pytester):
     result = pytester.runpytest_inprocess("--target", "ftp://example.invalid/x")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "expected an http:// or https:// URL, or 'reference'" in result.stderr.str()
+    assert "expected an http:// or https:// URL, 'reference' or 'replay:FILE'" in result.stderr.str()
 
 
 def test_malformed_header_is_rejected_without_echoing_its_value(pytester, reference):

@@ -82,8 +82,8 @@ def test_a_percent_encoded_query_secret_is_in_no_log_line_or_report(pytester, re
     assert run.failed == {"DONE-PRESENT"}
     # httpx's INFO line for each request, with the value redacted whole: not "sk%2Dlive%2D<redacted>".
     assert re.search(rf"HTTP Request: POST \S*\?api_key={MARK}&fault=no-done", run.output)
-    reports = [p.read_text(encoding="utf-8") for p in (pytester.path / "reports").iterdir()]
-    assert len(reports) == 2
+    reports = [text for name, text in artifacts_of(run, pytester).items() if name.startswith("reports")]
+    assert len(reports) == 4  # the HTML and JSON reports, the saved exchange and the body it holds
     for text in [run.output, run.result.stderr.str(), *reports]:
         for form in (SECRET, ENCODED, SECRET[-FRAGMENT:], "sk%2Dlive", "sk-live"):
             assert form not in text

@@ -25,6 +25,10 @@ from tests.conftest import FAST, REPORT_SCHEMA, run_suite
 SECRET = "sk-live-0123456789abcdef"
 
 
+TRANSCRIPT = "sse-conformance.transcript.json.gz"
+ALL_THREE = {"sse-conformance.html", "sse-conformance.json", TRANSCRIPT}
+
+
 def reports_in(pytester: pytest.Pytester, directory: str = "reports") -> set[str]:
     folder = pytester.path / directory
     return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
@@ -35,7 +39,7 @@ def reports_in(pytester: pytest.Pytester, directory: str = "reports") -> set[str
 
 def test_a_run_writes_one_self_contained_html_and_a_json_report(suite, pytester):
     run = suite("fault=no-done")
-    assert reports_in(pytester) == {"sse-conformance.html", "sse-conformance.json"}  # no assets/ folder
+    assert reports_in(pytester) == ALL_THREE  # no assets/ folder
     doc = run.report
     assert doc["verdict"] == "does-not-conform"
     assert doc["strict"] is False
@@ -50,23 +54,23 @@ def test_a_run_writes_one_self_contained_html_and_a_json_report(suite, pytester)
 
 def test_report_dir_moves_both_reports_and_has_an_ini_twin(suite, pytester):
     suite("", "--sse-report-dir", "out/sse")
-    assert reports_in(pytester, "out/sse") == {"sse-conformance.html", "sse-conformance.json"}
+    assert reports_in(pytester, "out/sse") == ALL_THREE
     pytester.makeini("[pytest]\nsse_report_dir = from-ini\n")
     suite("")
-    assert reports_in(pytester, "from-ini") == {"sse-conformance.html", "sse-conformance.json"}
+    assert reports_in(pytester, "from-ini") == ALL_THREE
     assert not (pytester.path / "reports").exists()
 
 
 def test_pytest_html_own_html_option_wins(suite, pytester):
     suite("", "--html", "mine/report.html")
     assert (pytester.path / "mine" / "report.html").exists()
-    assert reports_in(pytester) == {"sse-conformance.json"}
+    assert reports_in(pytester) == {"sse-conformance.json", TRANSCRIPT}
 
 
 def test_json_report_needs_no_pytest_html(suite, pytester):
     run = suite("fault=no-done", "-p", "no:html")
     assert run.failed == {"DONE-PRESENT"}
-    assert reports_in(pytester) == {"sse-conformance.json"}
+    assert reports_in(pytester) == {"sse-conformance.json", TRANSCRIPT}
 
 
 def test_echoing_credentials_is_benign(suite):
@@ -140,7 +144,8 @@ def test_a_should_warning_reads_as_a_finding_about_the_endpoint(suite):
     assert "= SHOULD not met: warnings (--sse-strict fails them) =" in out
     assert "  1. unknown field '<script>alert(1)</script>' is ignored by clients" in out
     assert re.search(r"^SHOULD +10 met, 1 warning, 1 skipped$", out, re.MULTILINE), out
-    assert re.search(r"^=+ 2 failed, 26 passed, 4 skipped, 1 warned in [\d.]+s =+$", out, re.MULTILINE), out
+    assert re.search(r"^INTEROP +0 met, 0 warnings, 3 skipped$", out, re.MULTILINE), out  # --sse-interop off
+    assert re.search(r"^=+ 2 failed, 26 passed, 7 skipped, 1 warned in [\d.]+s =+$", out, re.MULTILINE), out
 
 
 def test_event_numbers_count_from_zero_and_say_so_everywhere(suite, pytester):
@@ -247,7 +252,7 @@ def test_the_html_report_shows_the_verdict_and_its_evidence_without_javascript(s
     assert json.loads(blob)["tests"] == {}
     # The counts are the suite's: as many requirements as pytest collected.
     page = Elements(html).text
-    assert f"{len(run.outcomes)} requirements checked: 2 failed, 1 warning, 4 skipped, 26 met" in page
+    assert f"{len(run.outcomes)} requirements checked: 2 failed, 1 warning, 7 skipped, 26 met" in page
     assert "NO VERDICT" not in page and "DOES NOT CONFORM" in page
 
 

@@ -46,6 +46,9 @@ def test_a_default_run_passes_a_vendor_that_serves_only_its_model_and_rate_limit
     assert "were retries after 429" in run.output or "was a retry after 429" in run.output
     # Drawn requests kept the model the user named, and passed.
     assert run.outcomes["REQUEST-ANY-VALID"] == "passed"
+    # The client libraries installed read the vendor's stream as the WHATWG parse does.
+    interop = {e["id"]: e["result"] for e in run.report["requirements"] if e["level"] == "INTEROP"}
+    assert interop and "warning" not in interop.values(), interop
     assert requests["sent"] <= requests["planned"]["most"] + sum(int(n) for n in requests["retried"].values())
 
 

@@ -215,5 +215,5 @@ def test_a_run_that_starts_deletes_both_earlier_reports_first(pytester, referenc
 def test_a_target_without_its_scheme_suggests_one(pytester, target, suggestion):
     result = pytester.runpytest_inprocess("--target", target)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert f"expected an http:// or https:// URL, or 'reference' ({suggestion})" in result.stderr.str()
+    assert f"expected an http:// or https:// URL, 'reference' or 'replay:FILE' ({suggestion})" in result.stderr.str()
     assert SECRET not in result.stdout.str() + result.stderr.str()

@@ -27,11 +27,12 @@ from reference_server import ServerThread
 
 # Small timeouts keep the stall faults quick; each names the figure it is checked against.
 # Few own requests keep each run short; the defaults are exercised in test_probes.py.
+TIMEOUT = 1.0  # --sse-timeout of FAST: a stall costs this long; an answer that needs longer fails
 FAST = [
-    "--sse-timeout", "0.5", "--sse-done-grace", "0.5", "--sse-stream-timeout", "5",
+    "--sse-timeout", f"{TIMEOUT:g}", "--sse-done-grace", "0.5", "--sse-stream-timeout", "5",
     "--sse-examples", "3", "--sse-disconnects", "3", "--sse-concurrency", "2", "--sse-seed", "1",
     # The reference server shares this process (and its GIL): two own requests in flight at once
-    # keep each well inside the 0.5 s timeout on a loaded machine.
+    # keep each well inside the timeout on a loaded machine.
     "--sse-parallel", "2",
     # The client libraries take seconds of CPU to start; test_interop.py runs them.
     "--sse-interop", "off",

@@ -18,11 +18,11 @@ import httpx
 import pytest
 
 from conformance._causes import transport_cause
-from conformance.dialects._common import MAX_ARGUMENTS
 from conformance._report import write_atomically
+from conformance.dialects._common import MAX_ARGUMENTS
 from reference_server import FAULTS, ServerThread, openai_chat
-from tests.conftest import FAST, run_suite
-from tests.hostile_server import Request, artifacts_of, hostile_server, response
+from tests.conftest import FAST, TIMEOUT, run_suite
+from tests.hostile_server import artifacts_of, hostile_server, response
 from tests.test_redact import BASIC, PASSWORD, TOKEN, echoing, no_form_of
 
 # How far past its limit a run may end: the suite's own start-up and one read's slack on a
@@ -38,8 +38,9 @@ def ended_at(output: str) -> float:
 @pytest.mark.parametrize(
     ("fault", "limit", "seconds", "figure"),
     [
-        ("stall-after-headers", "--sse-timeout", 0.5, "no byte for 0.5 s after the headers, before any byte"),
-        ("stall-mid", "--sse-timeout", 0.5, "no byte for 0.5 s after event 1 at offset "),
+        ("stall-after-headers", "--sse-timeout", TIMEOUT,
+         f"no byte for {TIMEOUT:g} s after the headers, before any byte"),
+        ("stall-mid", "--sse-timeout", TIMEOUT, f"no byte for {TIMEOUT:g} s after event 1 at offset "),
         ("endless", "--sse-stream-timeout", 1.0, "the stream was still open after 1 s"),
         ("trickle", "--sse-stream-timeout", 1.0, "the stream was still open after 1 s"),
         ("huge-line", "--sse-max-line", 1.0, "line longer than 65536 bytes, starting at byte 0"),
@@ -57,8 +58,8 @@ def test_a_stalling_or_flooding_target_ends_at_its_limit_and_names_it(pytester, 
 def test_a_stall_before_the_headers_costs_one_timeout(pytester, reference):
     run = run_suite(pytester, reference.url("/chat/stream", "fault=stall-before-headers"), *FAST)
     assert run.failed == {"HTTP-STATUS"}
-    assert "no response: no response headers within 0.5 s (--sse-timeout)" in run.output
-    assert "exchange no response: no response headers within 0.5 s" in run.output
+    assert f"no response: no response headers within {TIMEOUT:g} s (--sse-timeout)" in run.output
+    assert f"exchange no response: no response headers within {TIMEOUT:g} s" in run.output
 
 
 def test_a_flood_is_cut_at_the_body_limit(pytester, reference):

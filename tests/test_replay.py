@@ -30,7 +30,7 @@ from conformance._transcript import Limits, RequestSpec, Transcript
 from reference_server import FAULTS
 from reference_server.replay import ReplayServer
 from reference_server.vendors import API_KEY
-from tests.conftest import FAST, run_suite
+from tests.conftest import FAST, TIMEOUT, run_suite
 
 CANONICAL = set(REGISTRY)
 CANONICAL_ONLY = ("--sse-examples", "0", "--sse-disconnects", "0", "--sse-concurrency", "0")
@@ -85,13 +85,13 @@ def test_a_replay_is_deterministic(pytester, reference):
 
 
 def test_a_replay_judges_with_the_recorded_limits_unless_told_otherwise(pytester, reference):
-    _live(pytester, reference, "stall-mid")  # --sse-timeout 0.5 (FAST): cut after 0.5 s of silence
-    assert _read(pytester.path / SAVED)["limits"]["timeout"] == 0.5
+    _live(pytester, reference, "stall-mid")  # --sse-timeout TIMEOUT (FAST): cut after that long a silence
+    assert _read(pytester.path / SAVED)["limits"]["timeout"] == TIMEOUT
     assert "DELIVERY-IDLE" in run_suite(pytester, f"replay:{SAVED}", "--sse-interop", "off").failed
     # With a longer timeout, the silence after the recording is counted, as long as the new limit allows.
-    longer = run_suite(pytester, f"replay:{SAVED}", "--sse-interop", "off", "--sse-timeout", "2")
+    longer = run_suite(pytester, f"replay:{SAVED}", "--sse-interop", "off", "--sse-timeout", "3")
     assert "DELIVERY-IDLE" in longer.failed
-    assert "no byte for 2 s after event 1" in longer.output
+    assert "no byte for 3 s after event 1" in longer.output
 
 
 def test_a_run_that_could_not_reach_the_target_saves_that_and_replays_as_not_judged(pytester):

@@ -92,6 +92,11 @@ def test_a_rate_limit_that_never_lifts_is_not_judged_within_the_retry_budget(pyt
     assert "status 429 (Too Many Requests) to 3 attempts" in run.report["cause"]["cause"]
 
 
+# The tests below each show one habit: the own requests that do not meet it, and the interop
+# step (its clients take seconds to start), are left out; the default runs above have them all.
+ONLY_AT_ONCE = ("--sse-examples", "0", "--sse-disconnects", "0", "--sse-interop", "off")
+
+
 def _run(pytester, habits: Habits, profile: str = "openai-chat", *args: str):
     with serving(habits) as base:
         run = run_suite(pytester, base + DIALECTS[profile][0], *_args(pytester, profile), *args)
@@ -105,7 +110,8 @@ def test_a_drawn_request_still_refused_is_not_judged_never_met(pytester):
     # A proxy that crashes on any prompt but the canonical one answers 503: the requests that would
     # have failed are refused, so REQUEST-ANY-VALID cannot be met on the others (here: none).
     example = load_profile("openai-chat").example["messages"][-1]["content"]
-    run = _run(pytester, Habits(other_prompts_503=example, stream_limit=10), "openai-chat", "--sse-retries", "1/5")
+    run = _run(pytester, Habits(other_prompts_503=example, stream_limit=10), "openai-chat", "--sse-retries", "1/5",
+               "--sse-disconnects", "0", "--sse-concurrency", "0", "--sse-interop", "off")
     assert run.outcomes["REQUEST-ANY-VALID"] == "skipped", run.output
     entry = next(e for e in run.report["requirements"] if e["id"] == "REQUEST-ANY-VALID")
     assert entry["result"] == "not-judged" and "could not be judged: status 503" in entry["message"]
@@ -113,14 +119,16 @@ def test_a_drawn_request_still_refused_is_not_judged_never_met(pytester):
 
 
 def test_a_503_to_bad_requests_after_the_retries_is_a_5xx(pytester):
-    run = _run(pytester, Habits(bad_503=True, stream_limit=10), "openai-chat", "--sse-retries", "1/5")
+    run = _run(pytester, Habits(bad_503=True, stream_limit=10), "openai-chat", "--sse-retries", "1/5",
+               *ONLY_AT_ONCE, "--sse-concurrency", "0")
     assert "REQUEST-BAD-NO-5XX" in run.failed and run.ret == 1
     assert run.report["verdict"] == "does-not-conform"
 
 
 def test_an_endpoint_serving_one_stream_at_a_time_conforms(pytester):
     run = _run(pytester, Habits(stream_limit=1, retry_after="1", queue=0.0, keepalive=0.0, stream_seconds=0.2),
-               "openai-chat", "--sse-concurrency", "2", "--sse-disconnects", "1")
+               "openai-chat", "--sse-concurrency", "2", "--sse-disconnects", "1", "--sse-examples", "1",
+               "--sse-interop", "off")
     assert run.ret == 0 and run.report["verdict"] == "conforms", run.output
     assert run.outcomes["LIFECYCLE-CONCURRENT"] == "passed"
     assert "2 streams, at most 1 open at once" in run.output
@@ -129,7 +137,7 @@ def test_an_endpoint_serving_one_stream_at_a_time_conforms(pytester):
 def test_an_in_stream_overload_error_is_retried_not_held_against_the_endpoint(pytester):
     # Anthropic's API ends a stream with event: error / overloaded_error under load.
     run = _run(pytester, Habits(overload_above=1, stream_limit=10), "anthropic-messages",
-               "--sse-concurrency", "3")
+               "--sse-concurrency", "3", *ONLY_AT_ONCE)
     assert run.ret == 0 and run.report["verdict"] == "conforms", run.output
     assert "in-stream error 'overloaded_error'" not in run.output
     assert run.report["requests"]["retried"].get("200", 0) >= 1
@@ -148,7 +156,7 @@ def test_a_refusal_that_never_ends_is_read_briefly(pytester):
 def test_own_requests_in_flight_stay_within_sse_parallel(pytester):
     # (No dropped streams: the server may count one in flight a moment after the client left.)
     run = _run(pytester, Habits(stream_limit=10, queue=0.1, keepalive=0.0), "openai-chat", "--sse-parallel", "1",
-               "--sse-concurrency", "0", "--sse-disconnects", "0")
+               "--sse-concurrency", "0", "--sse-disconnects", "0", "--sse-examples", "3", "--sse-interop", "off")
     assert run.ret == 0, run.output
     assert run.most_in_flight == 1
 

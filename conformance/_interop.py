@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ from ._saved import Saved, saved_from
 from ._settings import Settings
 from ._suite import Canonical, failures
 
-__all__ = ["InteropStep", "run_interop", "expected", "Expected", "matcher", "compare", "events_of", "api_of", "label",
+__all__ = ["InteropStep", "run_interop", "start_interop", "expected", "Expected", "matcher", "compare", "events_of", "api_of", "label",
            "INTEROP_SECONDS", "INTEROP_MAX_BODY"]
 
 INTEROP_SECONDS = 30.0  # the whole step: every client, started at once, is stopped by then
@@ -233,9 +234,10 @@ def _blocked(findings: dict[str, Findings], canonical: Canonical, settings: Sett
 
 
 class InteropStep:
-    """The run's interop step: run once, for every client selected, when the first of their
-    requirements is asked for (a pytest-xdist worker, which cannot tell which of the items it will
-    be given, runs each client as its item comes); their verdicts kept for the others."""
+    """The run's interop step: started in the background as soon as the canonical exchange is
+    judged (``start``), so that the clients run while the suite's own requests do, and waited
+    for when the first of their requirements is asked for. A pytest-xdist worker, which cannot
+    tell which of the items it will be given, runs each client as its item comes."""
 
     def __init__(self, profile: Profile, settings: Settings, alone: bool = False) -> None:
         self.profile = profile
@@ -243,12 +245,42 @@ class InteropStep:
         self.alone = alone
         self.selected: list[Client] = list(CLIENTS)
         self._verdicts: dict[str, Verdict | Exception] = {}
+        self._pending: tuple[list[Client], Future[dict[str, Verdict]]] | None = None
+
+    def _due(self, first: Client | None = None) -> list[Client]:
+        due = [c for c in self.selected if c.requirement.id not in self._verdicts]
+        return [c for c in dict.fromkeys([*([first] if first else []), *due]) if c.speaks(self.profile.rules)]
+
+    def start(self, canonical: Canonical) -> None:
+        """Begin the step for every selected client; what reads the run's recording is done
+        here, before returning, and the rest (the clients' processes) in a thread of its own."""
+        if self.alone or self._pending is not None or not (due := self._due()):
+            return
+        try:
+            finish = start_interop(due, canonical, self.profile, self.settings)
+        except Exception as exc:  # one internal error, told by each of its requirements
+            self._verdicts.update(dict.fromkeys((c.requirement.id for c in due), exc))
+            return
+        pool = ThreadPoolExecutor(1, thread_name_prefix="sse-interop")
+        self._pending = (due, pool.submit(finish))
+        pool.shutdown(wait=False)
+
+    def settle(self) -> None:
+        """Wait for a step started in the background (its clients are bounded by INTEROP_SECONDS)."""
+        if self._pending is None:
+            return
+        due, future = self._pending
+        self._pending = None
+        try:
+            self._verdicts.update(future.result())
+        except Exception as exc:
+            self._verdicts.update(dict.fromkeys((c.requirement.id for c in due), exc))
 
     def verdict(self, client: Client, canonical: Canonical) -> Verdict:
         rid = client.requirement.id
+        self.settle()
         if rid not in self._verdicts:
-            due = [client] if self.alone else [c for c in self.selected if c.requirement.id not in self._verdicts]
-            due = [c for c in dict.fromkeys([client, *due]) if c.speaks(self.profile.rules)]
+            due = [client] if self.alone else self._due(client)
             try:
                 self._verdicts.update(run_interop(due, canonical, self.profile, self.settings))
             except Exception as exc:  # one internal error, not one step per requirement
@@ -280,9 +312,21 @@ def label(client: Client, version: str) -> str:
 def run_interop(clients: Sequence[Client], canonical: Canonical, profile: Profile,
                 settings: Settings) -> dict[str, Verdict]:
     """Replay the canonical stream to ``clients``; a verdict for each one's requirement."""
+    return start_interop(clients, canonical, profile, settings)()
+
+
+def start_interop(clients: Sequence[Client], canonical: Canonical, profile: Profile,
+                  settings: Settings) -> Callable[[], dict[str, Verdict]]:
+    """The step's first part, done now: what reads the canonical exchange's recording (the
+    bytes, their WHATWG parse, the clients found). Returns the rest, which runs the clients and
+    touches nothing of the run's, so it may run in another thread."""
     findings = {c.requirement.id: Findings(c.requirement) for c in clients}
-    if _blocked(findings, canonical, settings):
+
+    def verdicts() -> dict[str, Verdict]:
         return {rid: f.verdict() for rid, f in findings.items()}
+
+    if _blocked(findings, canonical, settings):
+        return verdicts
     assert canonical.recording is not None
     saved = saved_from(canonical.transcript, canonical.recording)
     events = events_of(saved, settings)
@@ -292,19 +336,22 @@ def run_interop(clients: Sequence[Client], canonical: Canonical, profile: Profil
         if present[c.name] is None:
             findings[c.requirement.id].not_judged = f"not installed ({c.install})"
     if not runnable:
-        return {rid: f.verdict() for rid, f in findings.items()}
-
-    from reference_server.replay import ReplayServer  # the step's own loopback server
-
+        return verdicts
     wants = {c.name: expected(c, events) for c, _ in runnable}
 
-    async def run_all(url: str) -> list[list[Delivery]]:
-        return list(await asyncio.gather(*(
-            run_client(c, root, [(url, matcher(wants[c.name], profile))], api_of(profile), INTEROP_SECONDS)
-            for c, (_, root) in runnable)))
+    def finish() -> dict[str, Verdict]:
+        from reference_server.replay import ReplayServer  # the step's own loopback server
 
-    with ReplayServer(saved, identity=True) as server:
-        deliveries = asyncio.run(run_all(server.url("/")))
-    for (c, (version, _)), (delivery,) in zip(runnable, deliveries):
-        compare(c, label(c, version), delivery, wants[c.name], saved.body, events, profile, findings[c.requirement.id])
-    return {rid: f.verdict() for rid, f in findings.items()}
+        async def run_all(url: str) -> list[list[Delivery]]:
+            return list(await asyncio.gather(*(
+                run_client(c, root, [(url, matcher(wants[c.name], profile))], api_of(profile), INTEROP_SECONDS)
+                for c, (_, root) in runnable)))
+
+        with ReplayServer(saved, identity=True) as server:
+            deliveries = asyncio.run(run_all(server.url("/")))
+        for (c, (version, _)), (delivery,) in zip(runnable, deliveries):
+            compare(c, label(c, version), delivery, wants[c.name], saved.body, events, profile,
+                    findings[c.requirement.id])
+        return verdicts()
+
+    return finish

@@ -164,9 +164,11 @@ class Suite:
 
                     self._started = datetime.fromisoformat(s.replay.date)
                     self._canonical = replay_canonical(s.replay, s, self.profile)
+                    self.interop.start(self._canonical)
                     return self._canonical
                 self.budget = Budget(s.parallel, s.retries, s.deadline)
                 self._canonical = run_canonical(self.url, s, self.profile, self.budget)
+                self.interop.start(self._canonical)  # the clients run while the own requests do
             except Exception as exc:
                 self._failure = exc
                 raise
@@ -316,6 +318,7 @@ class Suite:
         self.transcript.clear()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.interop.settle()  # a step still running (its items deselected or interrupted) ends first
         doc = self.document()
         save = partial(self.transcript.save, self._canonical, self._started, self.url, self.settings, self.redact)
         if self.role == "worker":

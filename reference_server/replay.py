@@ -34,6 +34,7 @@ from conformance._saved import Saved
 from conformance._transport import content_codings
 
 from .faults import STALL_SECONDS
+from .writer import RESET_PAUSE
 
 __all__ = ["ReplayServer", "FAST_PAUSE"]
 
@@ -163,8 +164,12 @@ class ReplayServer:
                     writer.write(b"0\r\n\r\n")
                 await writer.drain()
             elif ending.kind is EndKind.READ_ERROR:
+                # At the recorded time, and never at once: a reset discards what the client has
+                # not read yet, and the recording holds only what the suite had read.
                 if await at(ending.time):
-                    _reset(writer)
+                    await asyncio.wait([gone], timeout=RESET_PAUSE / self.speed)
+                    if not gone.done():
+                        _reset(writer)
             else:  # the suite had stopped reading: what came next was not recorded
                 await asyncio.wait([gone], timeout=self.hold)
         finally:

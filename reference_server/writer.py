@@ -20,6 +20,7 @@ __all__ = ["write_plan", "RESET_MESSAGE", "ENDLESS_CAP", "BUFFER_SECONDS", "TRIC
 
 # The ASGI message that asks the byte-exact listener (``raw.py``) to reset the connection.
 RESET_MESSAGE = "sse-conformance.reset"
+RESET_PAUSE = 0.3  # seconds between the last write and a reset
 # An endless stream ends by itself after this long, so a forgotten client frees the server.
 ENDLESS_CAP = 120.0
 # A buffered stream holds everything this long, then writes it at once: longer than the
@@ -89,7 +90,9 @@ def _steps(plan: Plan) -> Iterator[Step]:
     for i, frame in enumerate(frames):
         pause = plan.delay if i else 0.0
         if i == plan.reset_after:
-            yield Step(pause, reset=True)
+            # A reset discards what the client has not read yet: the pause lets a loaded client
+            # read the events sent before it, so the exchange it records does not depend on load.
+            yield Step(max(pause, RESET_PAUSE), reset=True)
             return
         if i == plan.stall_after:
             pause += plan.stall_for

@@ -17,7 +17,8 @@ _timing) -> _html (pytest-html).
 
 from ._capture import capture
 from ._model import Ending, EndKind, Level, Requirement, Violation
-from ._parser import Event, EventStreamParser, LimitExceeded, Notice, Unterminated
+from ._parser import EventStreamParser
+from ._parser_output import Event, LimitExceeded, Notice, Unterminated
 from ._profile import Profile, ProfileError, builtin_profiles, load_profile
 from ._rules import REGISTRY, Outcome, Verdict, applicable
 from ._transcript import Chunk, Limits, RequestSpec, Transcript

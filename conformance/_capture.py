@@ -22,7 +22,8 @@ import httpx
 from ._causes import transport_cause, unreachable
 from ._json_text import json_loads
 from ._model import Ending, EndKind
-from ._parser import Event, EventStreamParser
+from ._parser import EventStreamParser
+from ._parser_output import Event
 from ._profile import Profile
 from ._transcript import Chunk, Evidence, Limits, RequestSpec, Transcript
 from ._transport import Response, Transport, UndecodableBody

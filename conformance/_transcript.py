@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ._model import Ending
-from ._parser import Event, Notice, Unterminated
+from ._parser_output import Event, Notice, Unterminated
 
 __all__ = ["Chunk", "Evidence", "Limits", "RequestSpec", "Transcript"]
 

@@ -28,8 +28,8 @@ from _common import machine, server_process, table
 
 from conformance import EventStreamParser, Limits, RequestSpec, capture, load_profile
 from conformance._rules import instantiate, watching
-from conformance._transcript import Chunk, Evidence, make_client, make_concurrent_client
-from conformance._transport import HttpxTransport, Transport
+from conformance._transcript import Chunk, Evidence
+from conformance._transport import HttpxTransport, Transport, make_client, make_concurrent_client
 
 SERVE_FOR = 1800  # s: the server stops by itself after this long
 BODY = {"prompt": "How late is each event, when many streams run?", "stream": True}

@@ -72,7 +72,8 @@ async def serve() -> None:
 def check(url: str) -> dict:
     from conformance import Limits, RequestSpec, capture, load_profile
     from conformance._rules import Outcome, instantiate, judge, watching
-    from conformance._transcript import Evidence, make_client
+    from conformance._transcript import Evidence
+    from conformance._transport import make_client
 
     profile = load_profile("simple")
     limits = Limits(max_body=4 << 30, stream_timeout=3600)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ._capture import framing
 from ._checks import (
     MUST,
     PREVIEW,
@@ -21,7 +22,7 @@ from ._checks import (
 )
 from ._model import EndKind, Requirement
 from ._rules import BROKEN, CUT_BY, Rule, rule
-from ._transcript import Transcript, framing
+from ._transcript import Transcript
 
 # -- HTTP ------------------------------------------------------------------------------
 

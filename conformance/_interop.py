@@ -29,7 +29,8 @@ from typing import Any
 from ._interop_clients import CLIENTS, Client, Delivery, installed, run_client
 from ._interop_features import features_between
 from ._model import ordinal
-from ._parser import Event, EventStreamParser
+from ._parser import EventStreamParser
+from ._parser_output import Event
 from ._profile import Profile
 from ._rules import Findings, Verdict, stream_blocker
 from ._saved import Saved, saved_from

@@ -7,20 +7,20 @@ The parser does no I/O. Feed it bytes in whatever pieces the network gives, with
 arrival time of each piece; it returns the events each piece completes. Besides the
 events it records, bounded, what a conformance check needs to know and a browser would
 silently drop: invalid UTF-8, unknown field names, a bogus ``retry``, an ``id`` with NUL,
-and an event left unterminated at end of stream.
+and an event left unterminated at end of stream. Those records (``Event``, ``Notice``,
+``Unterminated``, ``LimitExceeded``) are defined in ``_parser_output.py``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from itertools import accumulate, count, islice, repeat
 from operator import add, sub
-from typing import NamedTuple
 
+from ._parser_output import Event, LimitExceeded, Notice, Unterminated
 from ._parser_repeats import PLAIN, READ_AT_ONCE_MIN, Repeats, opening, plain, split_run
 
-__all__ = ["Event", "EventStreamParser", "Notice", "Unterminated", "LimitExceeded"]
+__all__ = ["EventStreamParser"]
 
 _BOM = b"\xef\xbb\xbf"
 # Notices kept per kind; the rest are only counted, so a hostile stream cannot grow memory.
@@ -30,59 +30,6 @@ _LINE_PREVIEW = 120
 # integers cost quadratic time to convert, and a hostile line may hold a megabyte of digits.
 RETRY_DIGITS = 18
 RETRY_CAP = 10**RETRY_DIGITS - 1
-
-
-class Event(NamedTuple):
-    """One dispatched event.
-
-    ``offset`` is the byte offset of the event's first line in the body as received (a
-    stripped BOM counts), ``end`` the offset of the blank line that dispatched it (so the
-    event's bytes are ``body[offset:end]`` however the body was cut), ``time`` the
-    arrival time given with the piece that completed it, ``index`` its number, from 0.
-
-    A named tuple, not a dataclass: a long stream makes millions of these, and a tuple
-    is built several times faster than a frozen dataclass.
-    """
-
-    data: str
-    type: str
-    last_event_id: str
-    retry: int | None
-    offset: int
-    end: int
-    time: float
-    index: int
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Something in the stream a client ignores silently, with where it was."""
-
-    kind: str  # "invalid-utf8", "unknown-field", "bogus-retry", "id-nul"
-    offset: int
-    line: str  # the line (a prefix of it), as decoded
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Unterminated:
-    """What ``close()`` discarded: an event, or a line, the stream left unfinished."""
-
-    offset: int
-    data: str  # the data buffer that would have been dispatched ("" if none)
-    partial_line: str  # a trailing line with no line ending, discarded unprocessed
-
-
-@dataclass(frozen=True, slots=True)
-class LimitExceeded:
-    """A line or an event grew past its limit: the parser stopped, the read must too."""
-
-    what: str  # "line" or "event"
-    limit: int
-    offset: int
-
-    def __str__(self) -> str:
-        return f"{self.what} longer than {self.limit} bytes, starting at byte {self.offset}"
 
 
 class EventStreamParser:

@@ -24,8 +24,8 @@ from ._profile import Profile
 from ._rules import Findings, Verdict
 from ._settings import Settings
 from ._suite import REFUSED_CREDENTIALS, Canonical, checked_exchange, failures, request_for
-from ._transcript import RequestSpec, Transcript, make_client
-from ._transport import Transport
+from ._transcript import RequestSpec, Transcript
+from ._transport import Transport, make_client
 
 __all__ = ["Probe", "PROBES", "ProbeContext", "probe", "probe_for", "run_probes", "Checked"]
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ._budget import Sent
+from ._capture import ERROR_BODY_BYTES, capture
 from ._model import EndKind, Requirement
 from ._probes import MUST, SHOULD, Probe, judged_or_not, probe, retried, shown
 from ._profile import Profile
-from ._transcript import ERROR_BODY_BYTES, Evidence, RequestSpec, Transcript, capture
+from ._transcript import Evidence, RequestSpec, Transcript
 
 __all__ = ["BadRequest", "BadRequests", "bad_requests"]
 

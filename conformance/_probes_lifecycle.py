@@ -14,11 +14,13 @@ import time
 from typing import Any
 
 from ._budget import Sent
+from ._capture import capture
 from ._model import EndKind, Requirement
 from ._probes import MUST, SHOULD, Checked, Probe, judged_or_not, probe, refusals, refused_credentials, retried, summary
 from ._profile import Profile
 from ._suite import checked_exchange, failures
-from ._transcript import Chunk, Evidence, capture, make_concurrent_client
+from ._transcript import Chunk, Evidence
+from ._transport import make_concurrent_client
 
 __all__ = ["Disconnects", "Concurrency"]
 

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
 from ._budget import RETRY_STATUSES
+from ._capture import Clock
 from ._causes import RecordedCause
 from ._model import EndKind
 from ._profile import Profile
@@ -26,7 +27,6 @@ from ._recording import BodyRecording
 from ._saved import Saved
 from ._settings import Settings
 from ._suite import Canonical, checked_exchange, judged
-from ._transcript import Clock
 from ._transport import Headers, UndecodableBody, _refusal, content_codings
 
 __all__ = ["replay_canonical", "NO_ENDPOINT", "ReplayClock", "ReplayTransport", "Timeline"]

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._budget import Budget, Sent, busy
+from ._capture import WALL_CLOCK, Clock, Observer, Tap, capture
 from ._model import Ending, EndKind, Level
 from ._profile import Profile
 from ._rules import Outcome, Verdict, instantiate, judge, watching
 from ._recording import BodyRecording
 from ._settings import Settings
-from ._transcript import (WALL_CLOCK, Chunk, Clock, Evidence, Limits, Observer, RequestSpec, Tap, Transcript,
-                          capture, make_client)
-from ._transport import Transport
+from ._transcript import Chunk, Evidence, Limits, RequestSpec, Transcript
+from ._transport import Transport, make_client
 
 __all__ = ["Canonical", "NotJudged", "run_canonical", "request_for", "checked_exchange", "failures", "not_judged",
            "judged"]

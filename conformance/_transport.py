@@ -1,7 +1,7 @@
 """The HTTP clients ``capture()`` reads through: httpx for single exchanges, aiohttp for
 many streams at once.
 
-Both do the same thing for the recording in ``_transcript.py``: send the request with the
+Both do the same thing for the recording in ``_capture.py``: send the request with the
 headers given (plus the client's own: Host, Accept-Encoding, Connection, User-Agent,
 Content-Length), wait for the response head, then hand over the body as it arrives,
 content-decoded, one piece per read. Neither follows redirects, enforces a timeout (the

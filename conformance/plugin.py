@@ -4,6 +4,8 @@ Installed through the ``pytest11`` entry point, so it is active in every pytest 
 idle unless a target is given. With a target, collection yields one item per requirement
 (``sse-conformance::HTTP-STATUS`` ...) instead of the test files of the directory, and the
 run writes its reports: JSON always, HTML through pytest-html when that plugin is active.
+The options are read in ``_settings.py``; what the run writes to the terminal (its header
+lines and summary) is put in words in ``_terminal.py``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ from typing import Any
 
 import pytest
 
-from . import __version__
-from ._model import Level, Requirement
+from ._model import Requirement
 from ._profile import Profile, ProfileError, load_profile
 from ._redact import Redactor, redact_url, safe_log_records, url_secrets
-from ._render import events_phrase, plural, render_entry, result_count, sent_line, verdict_word, visible_block
+from ._render import render_entry, visible_block
 from ._catalogue import requirements
 from ._budget import Budget
 from ._probes import PROBES, Probe, ProbeContext, planned, probe_for, run_probes
@@ -30,11 +31,12 @@ from ._probes_bad import bad_requests
 from ._interop import InteropStep
 from ._interop_clients import CLIENTS, client_for
 from ._saved import TranscriptFile
-from ._report import (HtmlReportFile, Result, RunInfo, build_report, counts_against, merge_reports,
-                      requirement_entry, result_of, write_report)
+from ._report import (HtmlReportFile, Result, RunInfo, build_report, merge_reports, requirement_entry, result_of,
+                      write_report)
 from ._rules import Outcome, Verdict
 from ._settings import Settings, add_options, read_settings, report_dir_given
 from ._suite import Canonical, canonical_body, run_canonical
+from ._terminal import header_lines, write_summary
 from ._usage import check_reference_query, check_request_body, forget_reports
 
 __all__ = ["NonConformance"]
@@ -259,37 +261,7 @@ class Suite:
     # -- hooks ------------------------------------------------------------------------
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        s, lim = self.settings, self.settings.limits
-        lines = [
-            f"sse-conformance {__version__}: target {self.shown_target}",
-            f"  profile {self.profile.name}; timeout {lim.timeout:g} s; stream timeout {lim.stream_timeout:g} s; "
-            f"done grace {lim.done_grace:g} s; strict {'on' if s.strict else 'off'}; interop {s.interop}",
-        ]
-        if s.replay is not None:
-            masked = f"; {plural(s.replay.redacted, 'secret')} masked in its body" if s.replay.redacted else ""
-            lines.append(f"  replaying a saved exchange at its recorded times: no request is sent, own-request "
-                         f"requirements are not applicable{masked}")
-        else:
-            lines += [
-                f"  own requests ({s.depth.name} depth): {s.examples} drawn (seed {s.seed}; --sse-seed {s.seed} "
-                f"reproduces), {s.concurrency} at once, {s.disconnects} dropped, bad requests; "
-                f"up to {s.parallel} in flight (the streams opened at once aside)",
-                self._budget_line(),
-            ]
-        if s.headers:
-            lines.append("  extra headers: " + ", ".join(f"{name}: <redacted>" for name, _ in s.headers))
-        if s.credentials:
-            lines.append(f"  credentials: {s.credentials}")
-        return lines
-
-    def _budget_line(self) -> str:
-        s = self.settings
-        most, full, shrinks = self.planned()
-        shrink = f" (+{shrinks} if a drawn request fails and is shrunk)" if shrinks else ""
-        retries = (f"429/503 retried up to {s.retries.count} times each, {s.retries.seconds:g} s of waiting in all"
-                   if s.retries.count else "429/503 not retried")
-        return (f"  budget: at most {most} requests{shrink}, {full} of them streaming a full answer; "
-                f"{retries}; the run ends by {s.deadline:g} s (--sse-deadline)")
+        return header_lines(self)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # Deselected requirements (-k, node IDs) cost no requests: only their probes run.
@@ -348,54 +320,8 @@ class Suite:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         # Told from the report document, which a pytest-xdist controller merges from its workers'.
         doc = self.document()
-        if doc is None:
-            return
-        tr = terminalreporter
-        warned = [entry for entry in doc["requirements"] if entry["result"] == Result.WARNING.value]
-        for level, title in ((Level.SHOULD, "SHOULD not met: warnings (--sse-strict fails them)"),
-                             (Level.INTEROP, "INTEROP: client libraries that misread this stream "
-                                             "(--sse-interop fail fails them)")):
-            shown = [entry for entry in warned if entry["level"] == level.value]
-            if shown and tr.config.option.tbstyle != "no":
-                # Right after pytest's FAILURES, in their form: each with its evidence.
-                tr.write_sep("=", title)
-                for entry in shown:
-                    tr.write_sep("_", f"{entry['id']} [{entry['level']}] {entry['title']}")
-                    tr.write_line(render_entry(entry))
-        response, ending = doc["exchange"]["response"], doc["exchange"]["ending"]
-        tr.write_sep("=", "sse-conformance")
-        tr.write_line(f"target   {self.shown_target}")
-        tr.write_line(f"verdict  {verdict_word(doc['verdict'])}{' (strict)' if self.settings.strict else ''}")
-        for level in Level:
-            if level is not Level.INTEROP or any(e["level"] == level.value for e in doc["requirements"]):
-                tr.write_line(f"{level.value:<8} {self._counts(level, doc['summary'][level.value])}")
-        if doc.get("cause"):
-            tr.write_line(f"cause    {doc['cause']['cause']}")
-            tr.write_line(f"check    {doc['cause']['check']}")
-        if response["status"] is not None:
-            tr.write_line(f"exchange status {response['status']}, {plural(response['body_bytes'], 'byte')}, "
-                          f"{events_phrase(response['events'])}; ended: {ending['detail']} at {ending['time']:.3f} s")
-        else:
-            tr.write_line(f"exchange no response: {ending['detail']}")
-        if self.role == "controller" and len(self.worker_documents) > 1:
-            tr.write_line(f"         (one exchange of each of {len(self.worker_documents)} pytest-xdist workers "
-                          f"judged its share; the first shown)")
-        if doc.get("requests"):
-            tr.write_line(f"requests {sent_line(doc['requests'])}")
-        for entry in doc["requirements"]:
-            for note in entry["notes"]:
-                tr.write_line(f"{entry['id']}: {note}")
-        tr.write_line(f"report   {self.json_path}")
-        if self.transcript.path.exists():
-            tr.write_line(f"saved    {self.transcript.path} (the exchange: --target replay:FILE judges it again)")
-
-    def _counts(self, level: Level, counts: dict[str, int]) -> str:
-        """``15 met, 1 failed, 2 not judged``: met, and what fails at this level and strictness,
-        always; any other result (and any a later report format adds) when it occurred."""
-        s = self.settings
-        fails = Result.FAILED if counts_against(level, s.strict, s.interop_fails) else Result.WARNING
-        shown = [r for r, n in counts.items() if n or r in (Result.PASSED.value, fails.value)]
-        return ", ".join(result_count(r, counts[r]) for r in shown)
+        if doc is not None:
+            write_summary(terminalreporter, self, doc)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self._cleanup.close()

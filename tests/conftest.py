@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from conformance import Limits, RequestSpec, capture, load_profile
 from conformance._interop_clients import cache_dir
 from conformance._report import load_schema
-from conformance._transcript import make_concurrent_client
+from conformance._transport import make_concurrent_client
 from reference_server import ServerThread
 
 # pytester's in-process runs drop the modules they import when they end. hypothesis's pytest

@@ -14,9 +14,10 @@ import httpx
 import pytest
 
 from conformance import Limits, RequestSpec, capture, load_profile
+from conformance._json_text import json_loads
 from conformance._profile import _fast_is_valid, _validator
 from conformance._rules import Outcome, Rule, applicable, instantiate, judge, watching
-from conformance._transcript import Evidence, _json_loads
+from conformance._transcript import Evidence
 from conformance._transport import HttpxTransport
 
 
@@ -31,9 +32,9 @@ def test_json_is_decoded_exactly_as_json_loads_does(text):
         expected = json.loads(text)
     except ValueError as exc:
         with pytest.raises(ValueError, match="^" + re.escape(str(exc)) + "$"):
-            _json_loads(text)
+            json_loads(text)
     else:
-        assert _json_loads(text) == expected
+        assert json_loads(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -44,15 +45,15 @@ def test_json_is_decoded_exactly_as_json_loads_does(text):
 def test_nan_and_infinity_are_not_json_as_rfc_8259_and_json_parse_say(text, token, at):
     # Python's json.loads reads these three tokens as floats; JSON.parse throws on them.
     with pytest.raises(ValueError, match=f"^{re.escape(token)} at character {at}: RFC 8259 has no NaN or Infinity"):
-        _json_loads(text)
+        json_loads(text)
 
 
 def test_an_integer_longer_than_python_converts_is_read_as_javascript_reads_it():
     # RFC 8259 sets no limit on digits; Python refuses past 4,300, JSON.parse reads a Number.
-    assert _json_loads("[" + "9" * 5000 + "]") == [math.inf]
-    assert _json_loads('{"n": -' + "9" * 5000 + "}") == {"n": -math.inf}
-    assert _json_loads("9" * 4300) == int("9" * 4300)
-    assert _json_loads('{"a": "\\"NaN, Infinity"}') == {"a": '"NaN, Infinity'}  # in a string, they are text
+    assert json_loads("[" + "9" * 5000 + "]") == [math.inf]
+    assert json_loads('{"n": -' + "9" * 5000 + "}") == {"n": -math.inf}
+    assert json_loads("9" * 4300) == int("9" * 4300)
+    assert json_loads('{"a": "\\"NaN, Infinity"}') == {"a": '"NaN, Infinity'}  # in a string, they are text
 
 
 def serve(body: bytes) -> httpx.MockTransport:

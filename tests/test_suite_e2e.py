@@ -55,9 +55,11 @@ def test_a_check_that_raises_fails_its_own_requirement_not_the_run(reference):
     import asyncio
 
     from conformance import load_profile
+    from conformance._capture import capture
     from conformance._model import Level, Requirement
     from conformance._rules import Rule, judge
-    from conformance._transcript import Evidence, Limits, RequestSpec, capture, make_client
+    from conformance._transcript import Evidence, Limits, RequestSpec
+    from conformance._transport import make_client
 
     class Fragile(Rule):
         requirement = Requirement("PAYLOAD-FRAGILE", Level.MUST, "raises on the third event", "test")

@@ -17,7 +17,7 @@ import pytest
 from conformance import Limits, RequestSpec, load_profile
 from conformance._rules import Outcome
 from conformance._suite import checked_exchange
-from conformance._transcript import make_client
+from conformance._transport import make_client
 
 RESPONSE = {"id": "resp_0a1b2c", "object": "response", "created_at": 1760000000, "model": "gpt-5-2025-08-07",
             "output": [], "usage": None, "error": None, "incomplete_details": None, "tools": [], "metadata": {}}

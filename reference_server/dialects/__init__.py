@@ -1,11 +1,11 @@
 """The dialects the reference server speaks, one module each, named as the dialect is
-everywhere: the profile ``openai-chat`` (``conformance/profiles/openai-chat/``), its rule set in
+everywhere: the profile ``openai-chat`` (``schemas/openai-chat/``), its rule set in
 ``conformance/dialects/openai_chat.py``, and here ``openai_chat.py``: the plan of a correct
 stream, the body of an error, and the faults that each break one rule of it, gathered in the
 module's ``DIALECT`` (``_dialect.py``). ``openai_responses.py`` serves two (``OPEN_DIALECT``:
 open-responses); ``simple.py`` keeps its many faults in the ``simple_*`` modules beside it.
 
-To add a dialect: its profile under ``conformance/profiles/``, a module here with its ``DIALECT``, and a
+To add a dialect: its profile under ``schemas/``, a module here with its ``DIALECT``, and a
 line in DIALECTS below. Every dialect then plays the real vendors' habits too (``vendors.py``).
 """
 

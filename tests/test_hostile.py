@@ -23,7 +23,7 @@ from conformance._report import write_atomically
 from reference_server import FAULTS, ServerThread
 from reference_server.dialects import openai_chat
 from tests.conftest import FAST, run_suite
-from tests.hostile_server import Request, artifacts_of, hostile_server, response
+from tests.hostile_server import artifacts_of, hostile_server, response
 from tests.test_redact import BASIC, PASSWORD, TOKEN, echoing, no_form_of
 
 # How far past its limit a run may end: the suite's own start-up and one read's slack on a

@@ -1,9 +1,9 @@
 """Profiles: one API dialect each, as a directory of a ``profile.toml`` and JSON Schemas.
 
-A built-in profile is such a directory under ``conformance/profiles/``; ``--sse-profile``
-also takes the path of a directory of the same shape. ``profile.toml`` is read strictly:
-an unknown key, a value of the wrong type or a file that cannot be used is a
-:class:`ProfileError` naming the file and the key. The format is documented in the README
+A built-in profile is such a directory under the top-level ``schemas/`` (found through
+``_schemas.py``); ``--sse-profile`` also takes the path of a directory of the same shape.
+``profile.toml`` is read strictly: an unknown key, a value of the wrong type or a file that
+cannot be used is a :class:`ProfileError` naming the file and the key. The format is documented in the README
 ("Custom profiles"); ``anthropic-messages`` is written exactly as a custom profile would be.
 """
 
@@ -14,7 +14,6 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +22,11 @@ import jsonschema_rs
 from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 
+from ._schemas import schemas_root
 from ._vary import VaryPath, subschema
 
 if TYPE_CHECKING:
-    from ._parser import Event
+    from ._parser_output import Event
 
 __all__ = ["Profile", "ProfileError", "Terminator", "JsonPath", "RULESETS", "load_profile", "builtin_profiles"]
 
@@ -178,8 +178,7 @@ class Profile:
 
 
 def builtin_profiles() -> list[str]:
-    root = resources.files("conformance") / "profiles"
-    return sorted(p.name for p in root.iterdir() if (p / "profile.toml").is_file())
+    return sorted(p.name for p in schemas_root().iterdir() if (p / "profile.toml").is_file())
 
 
 def load_profile(name_or_dir: str) -> Profile:
@@ -192,7 +191,7 @@ def load_profile(name_or_dir: str) -> Profile:
                 f"unknown profile {name_or_dir!r}: not a built-in ({', '.join(builtin_profiles())}) "
                 f"and not a directory holding profile.toml{hint}"
             )
-        directory = Path(str(resources.files("conformance") / "profiles" / name_or_dir))
+        directory = Path(str(schemas_root() / name_or_dir))
     return _Loader(directory).load()
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ._model import EndKind, Level, Requirement, Violation
+from ._model import EndKind, Requirement, Violation
 from ._profile import RULESETS, Profile
 from ._transcript import Chunk, Evidence, Limits, Transcript
+
+if TYPE_CHECKING:
+    from ._parser import Event
 
 __all__ = ["Findings", "Rule", "REGISTRY", "rule", "applicable", "Outcome", "Verdict", "judge", "CUT_BY", "BROKEN"]
 

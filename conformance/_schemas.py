@@ -1,21 +1,30 @@
-"""The JSON Schemas of the files the suite writes (the report, the saved transcript),
-loaded from one place: where the schema files live is said only here."""
+"""The JSON Schemas: where they live is said only here.
+
+They are the top-level ``schemas/`` directory of the source tree, installed as the package
+``conformance.schemas`` (``pyproject.toml`` maps the directory there, for ``pip install .``
+and ``pip install -e .`` alike): the built-in profiles, one directory each (``_profile.py``
+loads them), and the schemas of the files the suite writes (the report, the saved transcript).
+"""
 
 from __future__ import annotations
 
 import json
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
-__all__ = ["load_schema"]
+__all__ = ["load_schema", "schemas_root"]
 
-SCHEMAS = "schemas"  # beside this module, in the installed package
+
+def schemas_root() -> Traversable:
+    """The directory of the schemas, as installed."""
+    return resources.files(f"{__package__}.schemas")
 
 
 @cache
 def _text(name: str) -> str:
-    return resources.files(__package__).joinpath(f"{SCHEMAS}/{name}.schema.json").read_text("utf-8")
+    return schemas_root().joinpath(f"{name}.schema.json").read_text("utf-8")
 
 
 def load_schema(name: str) -> dict[str, Any]:

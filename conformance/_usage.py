@@ -33,7 +33,7 @@ NUMBERS = {"delay": float, "chunks": int, "pad": int, "size": int}
 def check_reference_query(target: str, profile: Profile) -> str | None:
     """Why the bundled reference server would refuse ``target``'s query on the profile's
     path (a sentence naming the fix), or None."""
-    from reference_server.app import DIALECTS, dialect_for  # only with --target reference: the server's registry
+    from reference_server.dialects import DIALECTS, dialect_for  # only with --target reference: the server's registry
 
     dialect = dialect_for(profile.path)
     if dialect is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conformance import load_profile
 
-from .app import DIALECTS
+from .dialects import DIALECTS
 from .serve import ServerThread
 
 

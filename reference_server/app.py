@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -33,12 +31,13 @@ from starlette.types import Message, Receive, Scope, Send
 
 from conformance import load_profile
 
-from . import anthropic_messages, gemini, openai_chat, openai_responses, vendors
-from .faults import FAULTS, Fault, share_framing
+from . import vendors
+from .dialects import DIALECTS, Dialect, ErrorBody, dialect_for
+from .dialects.simple import error_body as simple_error
 from .handling import Handling
 from .plan import Plan
 from .raw import RAW_EXTENSION
-from .text import ANSWER, answer_for, pieces
+from .text import ANSWER
 from .writer import write_plan
 
 __all__ = ["create_app", "ANSWER", "DIALECTS", "Dialect", "dialect_for"]
@@ -49,12 +48,6 @@ MAX_PADDING = 16 << 20  # characters of filler one answer may carry, all chunks 
 MAX_BUFFERED = 64 << 20  # bytes of a body the writer must hold whole (to send its Content-Length)
 MAX_REQUEST_BODY = 1 << 20  # a request is a prompt: a larger body gets 413
 REQUEST_TIMEOUT = 10.0  # seconds a client may take to send its request (see serve.py for the head)
-
-ErrorBody = Callable[[str, str], dict[str, Any]]  # (message, kind) -> the JSON body of an error
-
-
-def simple_error(message: str, kind: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind}}
 
 
 def error(
@@ -82,55 +75,6 @@ class ServerState:
     in_flight: int = 0
     dropped: set[str] = field(default_factory=set)
     slots: vendors.StreamSlots = field(default_factory=vendors.StreamSlots)  # the stream-limit variant's
-
-
-def simple_plan(body: dict[str, Any], response_id: str, n_chunks: int) -> Plan:
-    text = answer_for(body["prompt"])
-    return Plan(chunks=[{"id": response_id, "content": piece} for piece in pieces(text, n_chunks)])
-
-
-@dataclass(frozen=True)
-class Dialect:
-    profile: str  # the built-in profile it speaks
-    plan: Callable[[dict[str, Any], str, int], Plan]  # (request body, response id, chunks) -> a correct plan
-    faults: dict[str, Fault]  # the faults ?fault= may name on its path
-    error_body: ErrorBody = simple_error
-    # Changes the plan as the request's URL asks, before any fault (the model Gemini's path names).
-    adapt: Callable[[Plan, Request], None] | None = None
-
-
-DIALECTS: dict[str, Dialect] = {
-    "/chat/stream": Dialect("simple", simple_plan, FAULTS),
-    "/v1/chat/completions": Dialect("openai-chat", openai_chat.make_plan, openai_chat.FAULTS, openai_chat.error_body),
-    "/v1/messages": Dialect(
-        "anthropic-messages", anthropic_messages.make_plan, anthropic_messages.FAULTS, anthropic_messages.error_body
-    ),
-    "/v1/responses": Dialect(
-        "openai-responses", openai_responses.make_plan, openai_responses.FAULTS, openai_responses.error_body
-    ),
-    "/openresponses/v1/responses": Dialect(
-        "open-responses", openai_responses.make_open_plan, openai_responses.OPEN_FAULTS, openai_responses.error_body
-    ),
-    "/v1beta/models/{model}:streamGenerateContent": Dialect(
-        "gemini", gemini.make_plan, gemini.FAULTS, gemini.error_body, gemini.adapt
-    ),
-}
-def dialect_for(path: str) -> Dialect | None:
-    """The dialect served at ``path`` (a profile's path: its query left aside, a template's
-    ``{model}`` matching any model), or None."""
-    path = path.partition("?")[0]
-    if path in DIALECTS:
-        return DIALECTS[path]
-    for template, dialect in DIALECTS.items():
-        if "{" in template and re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template)), path):
-            return dialect
-    return None
-
-
-for _dialect in DIALECTS.values():  # every dialect plays real vendors' habits too
-    vendors.register(_dialect.faults, _dialect.profile, load_profile(_dialect.profile).example)
-for _sdk in ("/v1/chat/completions", "/v1/messages", "/v1/responses"):  # the SDKs' dialects: their framing too
-    share_framing(DIALECTS[_sdk].faults)
 
 
 class PlanResponse(Response):

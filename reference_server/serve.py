@@ -11,7 +11,8 @@ from urllib.parse import parse_qs
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .app import DIALECTS, REQUEST_TIMEOUT, create_app, dialect_for
+from .app import REQUEST_TIMEOUT, create_app
+from .dialects import DIALECTS, dialect_for
 from .raw import RawListener
 
 __all__ = ["ServerThread"]

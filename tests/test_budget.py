@@ -11,6 +11,7 @@ import pytest
 from conformance import load_profile
 from conformance._budget import Budget, RetryBudget, Slots, retry_after
 from conformance._model import Ending, EndKind
+from conformance._schemas import schemas_root
 from conformance._transcript import RequestSpec, Transcript
 from conformance._vary import VaryPath, subschema
 
@@ -174,11 +175,10 @@ def test_every_builtin_vary_path_names_a_subschema():
 
 def test_a_vary_path_the_request_schema_does_not_name_is_a_profile_error(tmp_path):
     import shutil
-    from importlib import resources
 
     from conformance import ProfileError
 
-    shutil.copytree(str(resources.files("conformance") / "profiles" / "simple"), tmp_path / "p")
+    shutil.copytree(str(schemas_root() / "simple"), tmp_path / "p")
     toml = tmp_path / "p" / "profile.toml"
     toml.write_text(toml.read_text().replace("prompt = {}", '"model" = {}'))
     with pytest.raises(ProfileError, match="key 'requests.vary.model': the request schema names no property"):

@@ -20,7 +20,8 @@ import pytest
 from conformance._causes import transport_cause
 from conformance._report import write_atomically
 from conformance.dialects._common import MAX_ARGUMENTS
-from reference_server import FAULTS, ServerThread, openai_chat
+from reference_server import FAULTS, ServerThread
+from reference_server.dialects import openai_chat
 from tests.conftest import FAST, TIMEOUT, run_suite
 from tests.hostile_server import artifacts_of, hostile_server, response
 from tests.test_redact import BASIC, PASSWORD, TOKEN, echoing, no_form_of

@@ -29,7 +29,7 @@ from conformance._saved import Saved, saved_from
 from conformance._settings import Settings
 from conformance._suite import checked_exchange, request_for
 from conformance._transport import make_client
-from reference_server.faults import FRAMING
+from reference_server.dialects import FRAMING
 from reference_server.replay import ReplayServer
 from tests.conftest import FAST, run_suite
 

@@ -14,7 +14,7 @@ from conformance import REGISTRY, load_profile
 from conformance._catalogue import requirements
 from conformance._render import verdict_word
 from reference_server import FAULTS
-from reference_server.app import DIALECTS
+from reference_server.dialects import DIALECTS
 from tests.conftest import FAST, run_suite
 from tests.test_interop import MISREAD
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from conformance._schemas import schemas_root
 from tests.conftest import TIMEOUT
 
 
@@ -77,12 +78,11 @@ def test_a_stalling_target_costs_no_timeout_per_bad_request(suite):
 def test_a_schema_hypothesis_cannot_draw_from_is_not_a_pass(pytester, reference):
     import json
     import shutil
-    from importlib import resources
 
     from tests.conftest import FAST, run_suite
 
     profile = pytester.path / "unsatisfiable"
-    shutil.copytree(str(resources.files("conformance") / "profiles" / "simple"), profile)
+    shutil.copytree(str(schemas_root() / "simple"), profile)
     schema = json.loads((profile / "request.schema.json").read_text())
     # Only "zzz...z" (30 of them) matches; Hypothesis cannot find it by drawing.
     schema["properties"]["prompt"] = {"type": "string", "pattern": "^[a-z]{30}$", "not": {"pattern": "[a-y]"}}

@@ -18,8 +18,8 @@ from conformance import REGISTRY, applicable, capture, load_profile
 from conformance._catalogue import requirements
 from conformance._transcript import Evidence, Limits, RequestSpec
 from conformance._transport import make_client
-from reference_server import FAULTS, anthropic_messages, gemini, openai_chat, openai_responses
-from reference_server.app import DIALECTS
+from reference_server import FAULTS
+from reference_server.dialects import DIALECTS, anthropic_messages, gemini, openai_chat, openai_responses
 from reference_server.faults import CANONICAL_ONLY
 from reference_server.text import answer_for, prompt_of
 from tests.conftest import FAST, run_suite

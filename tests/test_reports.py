@@ -19,7 +19,7 @@ from conformance._model import ordinal
 from conformance._report import load_schema
 from conformance._rules import VIOLATIONS_KEPT
 from reference_server import FAULTS
-from reference_server.faults import HOSTILE_MARKUP
+from reference_server.dialects.simple_faults_serving import HOSTILE_MARKUP
 from tests.conftest import FAST, REPORT_SCHEMA, run_suite
 
 SECRET = "sk-live-0123456789abcdef"

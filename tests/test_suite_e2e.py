@@ -7,6 +7,7 @@ import time
 
 from conformance import load_profile
 from conformance._catalogue import requirements
+from conformance._schemas import schemas_root
 from tests.conftest import TIMEOUT
 
 SIMPLE = {r.id for r in requirements(load_profile("simple"))}  # the requirements checked for simple
@@ -86,11 +87,10 @@ def test_a_check_that_raises_fails_its_own_requirement_not_the_run(reference):
 
 def test_a_profile_ending_at_close_fails_a_stream_cut_by_a_broken_connection(pytester, reference):
     import shutil
-    from importlib import resources
 
     from tests.conftest import FAST, run_suite
 
-    simple = resources.files("conformance") / "profiles" / "simple"
+    simple = schemas_root() / "simple"
     profile = pytester.path / "ends-at-close"
     shutil.copytree(str(simple), profile)
     toml = (profile / "profile.toml").read_text()

@@ -15,12 +15,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import faults
-from .encoder import encode_event
-from .plan import Plan
-from .text import answer_for, pieces, prompt_of
+from .. import faults
+from ..encoder import encode_event
+from ..plan import Plan
+from ..text import answer_for, pieces, prompt_of
+from ._dialect import Dialect
 
-__all__ = ["FAULTS", "EventPlan", "make_plan", "error_body"]
+__all__ = ["DIALECT", "FAULTS", "EventPlan", "make_plan", "error_body"]
 
 FAULTS: dict[str, faults.Fault] = {}
 fault = functools.partial(faults.fault, registry=FAULTS)
@@ -200,3 +201,6 @@ def _tool_input_invalid(plan: Plan) -> None:
     at = _at(plan, "message_delta")
     plan.chunks[at:at] = _tool_block(index, "toolu_broken", "lookup", broken, 4)
     plan.chunks[_at(plan, "message_delta")]["delta"]["stop_reason"] = "tool_use"
+
+
+DIALECT = Dialect("/v1/messages", "anthropic-messages", make_plan, FAULTS, error_body)

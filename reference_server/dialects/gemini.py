@@ -17,11 +17,12 @@ from typing import Any
 
 from starlette.requests import Request
 
-from . import faults
-from .plan import Frames, Plan
-from .text import answer_for, pieces
+from .. import faults
+from ..plan import Frames, Plan
+from ..text import answer_for, pieces
+from ._dialect import Dialect
 
-__all__ = ["FAULTS", "make_plan", "adapt", "error_body"]
+__all__ = ["DIALECT", "FAULTS", "make_plan", "adapt", "error_body"]
 
 FAULTS: dict[str, faults.Fault] = {}
 fault = functools.partial(faults.fault, registry=FAULTS)
@@ -192,3 +193,6 @@ def _finish_in_empty_chunk(plan: Plan) -> None:
     end["candidates"][0]["content"]["parts"][0]["thoughtSignature"] = "c2lnbmF0dXJl"
     end["usageMetadata"] = last.pop("usageMetadata")
     plan.chunks.append(end)
+
+
+DIALECT = Dialect("/v1beta/models/{model}:streamGenerateContent", "gemini", make_plan, FAULTS, error_body, adapt)

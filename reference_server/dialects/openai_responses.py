@@ -19,13 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import faults
+from .. import faults
+from ..plan import Frames, Plan
+from ..text import answer_for, pieces, prompt_of
+from ._dialect import Dialect
 from .anthropic_messages import EventPlan
 from .openai_chat import error_body
-from .plan import Frames, Plan
-from .text import answer_for, pieces, prompt_of
 
-__all__ = ["FAULTS", "OPEN_FAULTS", "ResponsesPlan", "make_plan", "make_open_plan", "error_body"]
+__all__ = ["DIALECT", "OPEN_DIALECT", "FAULTS", "OPEN_FAULTS", "ResponsesPlan", "make_plan", "make_open_plan",
+           "error_body"]
 
 FAULTS: dict[str, faults.Fault] = {}
 fault = functools.partial(faults.fault, registry=FAULTS)
@@ -320,3 +322,7 @@ def _no_done(plan: Plan) -> None:
 
 # The open-responses dialect breaks the same rules the same way, and its [DONE] too.
 OPEN_FAULTS = {**FAULTS, **DONE_FAULTS}
+
+
+DIALECT = Dialect("/v1/responses", "openai-responses", make_plan, FAULTS, error_body)
+OPEN_DIALECT = Dialect("/openresponses/v1/responses", "open-responses", make_open_plan, OPEN_FAULTS, error_body)

@@ -14,11 +14,12 @@ import json
 import time
 from typing import Any
 
-from . import faults
-from .plan import Plan
-from .text import answer_for, pieces, prompt_of
+from .. import faults
+from ..plan import Plan
+from ..text import answer_for, pieces, prompt_of
+from ._dialect import Dialect
 
-__all__ = ["FAULTS", "make_plan", "error_body"]
+__all__ = ["DIALECT", "FAULTS", "make_plan", "error_body"]
 
 FAULTS: dict[str, faults.Fault] = {}
 fault = functools.partial(faults.fault, registry=FAULTS)
@@ -208,3 +209,6 @@ def _tool_args_huge(plan: Plan) -> None:
 
     envelope = json.dumps({"query": ""})
     _tool_call_with(plan, json.dumps({"query": "x" * (MAX_ARGUMENTS + 1 - len(envelope))}))
+
+
+DIALECT = Dialect("/v1/chat/completions", "openai-chat", make_plan, FAULTS, error_body)

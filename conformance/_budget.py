@@ -191,7 +191,8 @@ def busy(t: Transcript) -> str | None:
 class Budget:
     """The run's own-request budget: slots, retries and the deadline, and the ledger."""
 
-    def __init__(self, parallel: int, retries: RetryBudget, deadline: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, parallel: int, retries: RetryBudget, deadline: float,
+                 clock: Callable[[], float] = time.monotonic):
         self.slots = Slots(parallel)
         self.parallel = parallel  # what the slots grow back to after the endpoint said "not now"
         self.retries = retries
@@ -290,7 +291,8 @@ class Budget:
         more = max(0.0, now + wait - max(now, self._waiting_until))
         if self.ledger.waited + more > self.retries.seconds:
             left = max(self.retries.seconds - self.ledger.waited, 0)
-            return wait, f"{why} to {tries}; Retry-After {wait:g} s is more than the {left:g} s of waiting left in --sse-retries"
+            return wait, (f"{why} to {tries}; Retry-After {wait:g} s is more than the {left:g} s of waiting left "
+                          "in --sse-retries")
         if wait >= self.left():
             return wait, f"{why} to {tries}; Retry-After {wait:g} s runs past --sse-deadline"
         self.ledger.waited += more

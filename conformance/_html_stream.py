@@ -71,7 +71,8 @@ def timeline(timings: Doc) -> str:
         ticks = "".join(f"M{x(t)},{TOP + plot_h}v-7" for t in times)
         parts.append(f'<path d="{ticks}" stroke="{COLORS["events"]}" stroke-opacity="0.6"/>')
     else:
-        parts.append(f'<text x="{LEFT + plot_w / 2}" y="{TOP + plot_h / 2}" text-anchor="middle">no content event</text>')
+        parts.append(f'<text x="{LEFT + plot_w / 2}" y="{TOP + plot_h / 2}" text-anchor="middle">'
+                     'no content event</text>')
     for i in range(5):
         t = total * i / 4
         anchor = "start" if i == 0 else "end" if i == 4 else "middle"
@@ -137,7 +138,8 @@ def exchange(doc: Doc) -> str:
         f"<div><h3>Request sent</h3><p><code>{esc(req['method'])} {esc(req['url'])}</code></p>"
         f'{_headers(req["headers"])}<pre class="sse-body">{esc(req["body"])}</pre></div>'
         f"<div><h3>Response</h3>{status}{_headers(resp['headers'])}"
-        f"<p>{esc(plural(resp['body_bytes'], 'byte'))}, {esc(events_phrase(resp['events']))}; ended ({esc(end['kind'])}): "
+        f"<p>{esc(plural(resp['body_bytes'], 'byte'))}, {esc(events_phrase(resp['events']))}; "
+        f"ended ({esc(end['kind'])}): "
         f"{esc(end['detail'])} at {esc(seconds(end['time']))}</p></div>"
         "</section>"
     )

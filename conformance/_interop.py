@@ -37,8 +37,8 @@ from ._saved import Saved, saved_from
 from ._settings import Settings
 from ._suite import Canonical, failures
 
-__all__ = ["InteropStep", "run_interop", "start_interop", "expected", "Expected", "matcher", "compare", "events_of", "api_of", "label",
-           "INTEROP_SECONDS", "INTEROP_MAX_BODY"]
+__all__ = ["InteropStep", "run_interop", "start_interop", "expected", "Expected", "matcher", "compare", "events_of",
+           "api_of", "label", "INTEROP_SECONDS", "INTEROP_MAX_BODY"]
 
 INTEROP_SECONDS = 30.0  # the whole step: every client, started at once, is stopped by then
 INTEROP_MAX_BODY = 8 << 20  # bytes: a longer body is not replayed (each client would hold it, and its output)

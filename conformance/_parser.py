@@ -206,9 +206,10 @@ class EventStreamParser:
         """Lines of ASCII text, each ended by ``eol`` bytes, too short to outgrow a limit.
 
         Blank lines, comments, and ``data``, ``event`` and ``id`` lines in their usual
-        forms are handled inline, on local copies of the parser's state (written back on the way out, and around each call to
-        :meth:`_field`, which takes every other line): a local costs a fraction of an
-        attribute, and this loop may run once per line of a stream of millions.
+        forms are handled inline, on local copies of the parser's state (written back on the
+        way out, and around each call to :meth:`_field`, which takes every other line): a local
+        costs a fraction of an attribute, and this loop may run once per line of a stream of
+        millions.
         """
         events: list[Event] = []
         append = events.append

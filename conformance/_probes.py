@@ -6,8 +6,9 @@ Their requirement IDs say so by their area (``REQUEST-*``, ``LIFECYCLE-*``), and
 their titles. A probe judges several requirements from the same exchanges, once per run.
 All the probes of a run go side by side, their exchanges sharing the run's budget
 (``_budget.py``: slots, retries after 429/503, the deadline), so a run takes a few stream
-durations rather than one per request (``run_probes`` says in what order). Probes that hold more exchanges to the stream rules are not judged
-while the canonical exchange already fails those rules: one root cause, reported once.
+durations rather than one per request (``run_probes`` says in what order). Probes that hold
+more exchanges to the stream rules are not judged while the canonical exchange already fails
+those rules: one root cause, reported once.
 """
 
 from __future__ import annotations

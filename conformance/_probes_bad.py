@@ -57,7 +57,8 @@ def bad_requests(profile: Profile, example: Any) -> list[BadRequest]:
         schema = profile.request_schema
         for name in schema.get("required", [])[:3]:
             broken = {k: v for k, v in example.items() if k != name}
-            cases.append(BadRequest("schema", f"the required property {name!r} removed", body=json.dumps(broken).encode()))
+            cases.append(BadRequest("schema", f"the required property {name!r} removed",
+                                    body=json.dumps(broken).encode()))
         for name, sub in list(schema.get("properties", {}).items())[:3]:
             wrong = _wrong_type(sub)
             if wrong is not _NO_WRONG_TYPE and name in example:

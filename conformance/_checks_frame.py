@@ -124,7 +124,6 @@ class FrameIdNoNul(_NoticeRule):
         return f"an id containing U+0000 is ignored by clients: {preview(line)}"
 
 
-
 # -- payload ---------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import accumulate, count, islice, repeat
-from operator import add, sub
+from operator import sub
 
 from ._parser_output import Event, LimitExceeded, Notice, Unterminated
 from ._parser_repeats import PLAIN, READ_AT_ONCE_MIN, Repeats, opening, plain, split_run
@@ -190,10 +190,15 @@ class EventStreamParser:
         ID as the event's own id line left it, the time of this piece (its blank line came
         in it). After the last, the blank line has reset the event type buffer; the last
         event ID buffer stays as it is."""
-        data, types, ids, lead, steps, body, _ = repeats
-        offsets = list(accumulate(steps, initial=self._offset + lead))
-        # Where the blank line that dispatches each event starts.
-        ends = map(sub, islice(offsets, 1, None), repeat(eol)) if body is None else map(add, offsets, body)
+        data, types, ids, lead, steps, spans, _ = repeats
+        if spans:
+            # Alternately where an event starts and where the blank line that dispatches it starts.
+            bounds = list(accumulate(steps, initial=self._offset + lead))
+            offsets, ends = bounds[::2], bounds[1::2]
+        else:
+            offsets = list(accumulate(steps, initial=self._offset + lead))
+            # Where the blank line that dispatches each event starts.
+            ends = map(sub, islice(offsets, 1, None), repeat(eol))
         index = self.events_dispatched
         fields = zip(data, types, repeat(self._last_id) if ids is None else ids, repeat(None), offsets, ends,
                      repeat(time), count(index))

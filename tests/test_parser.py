@@ -980,6 +980,9 @@ FRAMINGS = {
     "two data lines": lambda i: [f"id: {i}", f"data: {value(i)}", "data: "],
     "blank line before": lambda i: ["", f"data: {value(i)}"],
     "one id throughout": lambda i: ["id: 7", f"data: {value(i)}"],
+    # Lines of one width are counted once; these vary so that a run's widths add up as if they did.
+    "comment widths that balance": lambda i: [":" + "k" * (4 + (0, 1, -1)[i % 3]), "", f"data: {value(i)}"],
+    "id widths that balance": lambda i: ["event: delta", "id: " + "7" * (3 + (0, 1, -1)[i % 3]), f"data: {value(i)}"],
 }
 
 
